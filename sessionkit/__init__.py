@@ -1,0 +1,1 @@
+"""sessionkit: express-session semantics for Django."""

@@ -1,0 +1,117 @@
+"""The Django-database store (the default): one row per session, indexed expiry."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from django.db import IntegrityError, router, transaction
+
+from sessionkit.backends.base import ClientInfo, Record
+from sessionkit.backends.base import SessionStore as BaseStore
+from sessionkit.models import Session
+from sessionkit.tracking import Delta, join_fields, to_fields
+
+#: Rows deleted per statement by ``clear_expired`` (keeps locks and memory small).
+PURGE_BATCH = 1000
+#: A read pushes the stored expiry back only when it moves by more than this fraction of
+#: the session's age (capped at a minute): an idle timeout stays exact to within that,
+#: and a busy session does not cost an UPDATE on every request.
+TOUCH_SLACK = 0.01
+TOUCH_SLACK_MAX = 60.0
+
+
+logger = logging.getLogger("sessionkit")
+
+
+def _record(row: Session) -> Record:
+    data = json.loads(row.data)
+    return Record(
+        fields=to_fields(data),
+        created=row.created,
+        expires=row.expires,
+        age=row.age,
+        deadline=row.deadline,
+        user_id=row.user_id,
+        client=ClientInfo(row.user_agent, row.ip),
+        last_seen=row.last_seen,
+    )
+
+
+def _columns(record: Record) -> dict[str, object]:
+    return {
+        "data": join_fields(record.fields),
+        "created": record.created,
+        "expires": record.expires,
+        "last_seen": record.last_seen,
+        "age": record.age,
+        "deadline": record.deadline,
+        "user_id": record.user_id,
+        "user_agent": record.client.user_agent,
+        "ip": record.client.ip,
+    }
+
+
+class SessionStore(BaseStore):
+    """Sessions in the ``sessionkit_session`` table of the default (or routed) database."""
+
+    @classmethod
+    def _db(cls, write: bool) -> str:
+        return (router.db_for_write if write else router.db_for_read)(Session) or "default"
+
+    def _fetch(self, sid: str, now: float) -> Record | None:
+        row = Session.objects.using(self._db(False)).filter(pk=sid, expires__gt=now).first()
+        if row is None:
+            return None
+        try:
+            record = _record(row)
+        except ValueError:
+            logger.warning("sessionkit: undecodable session row %s; starting afresh", sid[:12])
+            return None
+        touched = record.touched(now)
+        slack = min(TOUCH_SLACK_MAX, (record.age or 0) * TOUCH_SLACK)
+        if touched.expires - record.expires > slack:
+            Session.objects.using(self._db(True)).filter(pk=sid).update(
+                expires=touched.expires, last_seen=now
+            )
+        return record
+
+    def _insert(self, sid: str, record: Record) -> bool:
+        db = self._db(True)
+        try:
+            with transaction.atomic(using=db):
+                Session.objects.using(db).create(key_hash=sid, **_columns(record))
+        except IntegrityError:
+            return False
+        return True
+
+    def _update(self, sid: str, record: Record, delta: Delta | None) -> bool:
+        updated = (
+            Session.objects.using(self._db(True))
+            .filter(pk=sid, expires__gt=time.time())
+            .update(**_columns(record))
+        )
+        return updated == 1
+
+    def _remove(self, sid: str) -> None:
+        Session.objects.using(self._db(True)).filter(pk=sid).delete()
+
+    def _contains(self, sid: str) -> bool:
+        return Session.objects.using(self._db(False)).filter(pk=sid, expires__gt=time.time()).exists()
+
+    @classmethod
+    def _purge_expired(cls) -> int:
+        """Delete expired rows in batches of ``PURGE_BATCH``; returns how many."""
+        db = cls._db(True)
+        now = time.time()
+        total = 0
+        while True:
+            batch = list(
+                Session.objects.using(db).filter(expires__lte=now).values_list("pk", flat=True)[
+                    :PURGE_BATCH
+                ]
+            )
+            if not batch:
+                return total
+            total += Session.objects.using(db).filter(pk__in=batch).delete()[0]

@@ -1,0 +1,74 @@
+"""In-process store for development and tests: a dict, expiry checked on read."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from typing import ClassVar
+
+from sessionkit.backends.base import Record
+from sessionkit.backends.base import SessionStore as BaseStore
+from sessionkit.tracking import Delta
+
+
+class SessionStore(BaseStore):
+    """Sessions live in this process only and vanish with it."""
+
+    _records: ClassVar[dict[str, Record]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def _fetch(self, sid: str, now: float) -> Record | None:
+        with self._lock:
+            record = self._records.get(sid)
+            if record is None:
+                return None
+            if not record.is_live(now):
+                del self._records[sid]
+                return None
+            self._records[sid] = record.touched(now)
+            return record
+
+    def _insert(self, sid: str, record: Record) -> bool:
+        with self._lock:
+            existing = self._records.get(sid)
+            if existing is not None and existing.is_live(time.time()):
+                return False
+            self._records[sid] = record
+            return True
+
+    def _update(self, sid: str, record: Record, delta: Delta | None) -> bool:
+        with self._lock:
+            existing = self._records.get(sid)
+            if existing is None or not existing.is_live(time.time()):
+                return False
+            if delta is not None:  # merge, so concurrent writers of other keys survive
+                fields = {k: v for k, v in existing.fields.items() if k not in delta.removed}
+                fields.update(delta.changed)
+                record = replace(record, fields=fields)
+            self._records[sid] = record
+            return True
+
+    def _remove(self, sid: str) -> None:
+        with self._lock:
+            self._records.pop(sid, None)
+
+    def _contains(self, sid: str) -> bool:
+        with self._lock:
+            record = self._records.get(sid)
+            return record is not None and record.is_live(time.time())
+
+    @classmethod
+    def _purge_expired(cls) -> int:
+        now = time.time()
+        with cls._lock:
+            dead = [sid for sid, record in cls._records.items() if not record.is_live(now)]
+            for sid in dead:
+                del cls._records[sid]
+        return len(dead)
+
+    @classmethod
+    def records(cls) -> dict[str, Record]:
+        """A snapshot of the store, for tests and the per-user listing."""
+        with cls._lock:
+            return dict(cls._records)

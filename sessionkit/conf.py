@@ -1,0 +1,274 @@
+"""The ``SESSIONKIT`` setting, read once into a typed, immutable object.
+
+Parsing never raises: a bad value is replaced by its safe default and recorded as a
+:class:`Problem`, which :mod:`sessionkit.checks` reports as a system check. So a broken
+settings file shows up in ``manage.py check`` and never as a traceback at request time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.crypto import salted_hmac
+from django.utils.module_loading import import_string
+
+SecureFlag = bool | Literal["auto"]
+SameSite = Literal["Lax", "Strict", "None", False] | None
+
+#: Salt for deriving the signing key from ``SECRET_KEY`` (never used as the key itself).
+KEY_SALT = "sessionkit.signing.cookie-key"
+#: Shortest secret that does not earn a warning.
+MIN_SECRET_LENGTH = 32
+
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "SECRET",
+        "NAME",
+        "RESAVE",
+        "SAVE_UNINITIALIZED",
+        "ROLLING",
+        "PROXY",
+        "GENID",
+        "ABSOLUTE_TIMEOUT",
+        "COOKIE",
+    }
+)
+COOKIE_KEYS = frozenset({"MAX_AGE", "SECURE", "HTTPONLY", "SAMESITE", "DOMAIN", "PATH"})
+SAMESITE_VALUES: tuple[object, ...] = ("Lax", "Strict", "None", False, None)
+# Characters that would split or break a Set-Cookie header (CONTRACT section 2).
+_BAD_TOKEN = re.compile(r"[;,=\s\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One invalid setting: becomes ``sessionkit.<id>`` in the system checks."""
+
+    id: str
+    msg: str
+    hint: str
+    level: Literal["error", "warning"] = "error"
+
+
+@dataclass(frozen=True)
+class CookieSettings:
+    """The session cookie's attributes (express-session's ``cookie`` option)."""
+
+    max_age: int | None
+    secure: SecureFlag
+    httponly: bool
+    samesite: SameSite
+    domain: str | None
+    path: str
+
+
+@dataclass(frozen=True)
+class SessionKitSettings:
+    """Every ``SESSIONKIT`` key with Django's own settings as defaults."""
+
+    keys: tuple[bytes, ...]
+    secret_is_explicit: bool
+    name: str
+    resave: bool
+    save_uninitialized: bool
+    rolling: bool
+    proxy: bool | None
+    genid: Callable[[Any], str] | None
+    absolute_timeout: int | None
+    cookie: CookieSettings
+    #: How long the store keeps a session after its last request when ``MAX_AGE`` is
+    #: ``None`` (a browser-session cookie): ``SESSION_COOKIE_AGE``.
+    idle_timeout: int
+    problems: tuple[Problem, ...] = field(default=(), compare=False)
+
+    @property
+    def store_age(self) -> int:
+        """Seconds a session lives in the store after it was last saved or touched."""
+        return self.cookie.max_age if self.cookie.max_age is not None else self.idle_timeout
+
+
+def derive_key(secret_key: str | bytes) -> bytes:
+    """Signing key for a Django ``SECRET_KEY``: HMAC-derived with a fixed salt."""
+    return salted_hmac(KEY_SALT, "v1", secret=secret_key, algorithm="sha256").digest()
+
+
+class _Parser:
+    """Collects problems while turning raw settings into typed values."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def error(self, id: str, msg: str, hint: str, level: str = "error") -> None:
+        self.problems.append(Problem(id, msg, hint, level))  # type: ignore[arg-type]
+
+    def boolean(self, raw: Mapping[str, Any], key: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if isinstance(value, bool):
+            return value
+        self.error("E002", f"SESSIONKIT[{key!r}] must be True or False, not {value!r}.",
+                   f"Set SESSIONKIT[{key!r}] to a bool.")
+        return default
+
+    def seconds(self, value: Any, where: str, default: int | None) -> int | None:
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            return value
+        self.error("E008", f"{where} must be a positive number of seconds or None, not {value!r}.",
+                   f"Set {where} to an int greater than 0, or None.")
+        return default
+
+    def token(self, value: Any, where: str, default: Any, *, allow_none: bool) -> Any:
+        if value is None and allow_none:
+            return None
+        if isinstance(value, str) and value and not _BAD_TOKEN.search(value):
+            return value
+        self.error("E006", f"{where} is {value!r}: it must be a non-empty string without "
+                   "spaces, control characters or any of ; , =",
+                   f"Choose a plain value for {where}.")
+        return default
+
+
+def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], bool]:
+    derived = tuple(
+        derive_key(key) for key in [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+        if key
+    )
+    if "SECRET" not in raw:
+        return derived, False
+    value = raw["SECRET"]
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list | tuple) or not values or not all(
+        isinstance(v, str) for v in values
+    ):
+        p.error("E003", f"SESSIONKIT['SECRET'] must be a string or a non-empty list of "
+                f"strings, not {value!r}.",
+                "Remove SECRET to derive the key from SECRET_KEY, or give a string.")
+        return derived, False
+    if any(not v for v in values):
+        p.error("E003", "SESSIONKIT['SECRET'] contains an empty secret.",
+                "Use a long random string, e.g. from secrets.token_urlsafe(48).")
+        values = [v for v in values if v]
+        if not values:
+            return derived, False
+    if any(len(v) < MIN_SECRET_LENGTH for v in values):
+        p.error("W002", f"SESSIONKIT['SECRET'] has a secret shorter than {MIN_SECRET_LENGTH} "
+                "characters, which can be guessed.",
+                "Use a long random string, e.g. from secrets.token_urlsafe(48).", "warning")
+    return tuple(v.encode() for v in values), True
+
+
+def _cookie(p: _Parser, raw: Any) -> CookieSettings:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        p.error("E009", f"SESSIONKIT['COOKIE'] must be a dict, not {type(raw).__name__}.",
+                "Give a dict with keys among " + ", ".join(sorted(COOKIE_KEYS)) + ".")
+        raw = {}
+    for key in sorted(set(raw) - COOKIE_KEYS):
+        p.error("E009", f"SESSIONKIT['COOKIE'] has an unknown key {key!r}.",
+                "Valid keys: " + ", ".join(sorted(COOKIE_KEYS)) + ".")
+
+    default_age = None if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE else settings.SESSION_COOKIE_AGE
+    max_age = p.seconds(raw.get("MAX_AGE", default_age), "SESSIONKIT['COOKIE']['MAX_AGE']",
+                        default_age)
+    secure: Any = raw.get("SECURE", bool(settings.SESSION_COOKIE_SECURE))
+    if not (isinstance(secure, bool) or secure == "auto"):
+        p.error("E002", f"SESSIONKIT['COOKIE']['SECURE'] must be True, False or 'auto', not "
+                f"{secure!r}.", "Use 'auto' to mark the cookie secure on HTTPS requests.")
+        secure = bool(settings.SESSION_COOKIE_SECURE)
+    httponly: Any = raw.get("HTTPONLY", bool(settings.SESSION_COOKIE_HTTPONLY))
+    if not isinstance(httponly, bool):
+        p.error("E002", f"SESSIONKIT['COOKIE']['HTTPONLY'] must be a bool, not {httponly!r}.",
+                "Set it to True (recommended) or False.")
+        httponly = True
+    samesite: Any = raw.get("SAMESITE", settings.SESSION_COOKIE_SAMESITE)
+    if samesite not in SAMESITE_VALUES or isinstance(samesite, int) and samesite is not False:
+        p.error("E004", f"SESSIONKIT['COOKIE']['SAMESITE'] is {samesite!r}.",
+                "Use 'Lax', 'Strict', 'None' or False, spelled as Django spells them.")
+        samesite = "Lax"
+    if samesite == "None" and secure is False:
+        p.error("E005", "SESSIONKIT['COOKIE']['SAMESITE'] is 'None' but the cookie is not "
+                "Secure: browsers reject such a cookie.",
+                "Set SESSIONKIT['COOKIE']['SECURE'] to True or 'auto'.")
+    domain = p.token(raw.get("DOMAIN", settings.SESSION_COOKIE_DOMAIN),
+                     "SESSIONKIT['COOKIE']['DOMAIN']", None, allow_none=True)
+    path = p.token(raw.get("PATH", settings.SESSION_COOKIE_PATH), "SESSIONKIT['COOKIE']['PATH']",
+                   "/", allow_none=False)
+    return CookieSettings(max_age, secure, httponly, samesite, domain, path)
+
+
+def parse(raw: Any) -> SessionKitSettings:
+    """Build the settings object from a raw ``SESSIONKIT`` value; never raises."""
+    p = _Parser()
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        p.error("E001", f"SESSIONKIT must be a dict, not {type(raw).__name__}.",
+                "Set SESSIONKIT = {...} with keys among " + ", ".join(sorted(TOP_LEVEL_KEYS)))
+        raw = {}
+    for key in sorted(set(raw) - TOP_LEVEL_KEYS, key=str):
+        p.error("E001", f"SESSIONKIT has an unknown key {key!r}.",
+                "Valid keys: " + ", ".join(sorted(TOP_LEVEL_KEYS)) + ".")
+
+    keys, explicit = _secrets(p, raw)
+    name = p.token(raw.get("NAME", settings.SESSION_COOKIE_NAME), "SESSIONKIT['NAME']",
+                   "sessionid", allow_none=False)
+    proxy = raw.get("PROXY")
+    if proxy is not None and not isinstance(proxy, bool):
+        p.error("E002", f"SESSIONKIT['PROXY'] must be True, False or None, not {proxy!r}.",
+                "None lets request.is_secure() decide (SECURE_PROXY_SSL_HEADER).")
+        proxy = None
+    genid = None
+    if raw.get("GENID") is not None:
+        try:
+            genid = import_string(raw["GENID"])
+            if not callable(genid):
+                raise TypeError("not callable")
+        except Exception as exc:  # any import failure is a settings problem
+            p.error("E007", f"SESSIONKIT['GENID'] = {raw['GENID']!r} cannot be used: {exc}.",
+                    "Give the dotted path of a callable(request) -> str.")
+            genid = None
+    absolute = p.seconds(raw.get("ABSOLUTE_TIMEOUT"), "SESSIONKIT['ABSOLUTE_TIMEOUT']", None)
+    cookie = _cookie(p, raw.get("COOKIE"))
+    idle = settings.SESSION_COOKIE_AGE
+    if not isinstance(idle, int) or isinstance(idle, bool) or idle <= 0:
+        p.error("E008", f"SESSION_COOKIE_AGE must be a positive int, not {idle!r}.",
+                "Set SESSION_COOKIE_AGE to a number of seconds.")
+        idle = 1209600
+    return SessionKitSettings(
+        keys=keys,
+        secret_is_explicit=explicit,
+        name=name,
+        resave=p.boolean(raw, "RESAVE", False),
+        save_uninitialized=p.boolean(raw, "SAVE_UNINITIALIZED", False),
+        rolling=p.boolean(raw, "ROLLING", bool(settings.SESSION_SAVE_EVERY_REQUEST)),
+        proxy=proxy,
+        genid=genid,
+        absolute_timeout=absolute,
+        cookie=cookie,
+        idle_timeout=idle,
+        problems=tuple(p.problems),
+    )
+
+
+@cache
+def get_settings() -> SessionKitSettings:
+    """The current settings, parsed once and cached until a relevant setting changes."""
+    return parse(getattr(settings, "SESSIONKIT", None))
+
+
+_WATCHED = {"SESSIONKIT", "SECRET_KEY", "SECRET_KEY_FALLBACKS", "SESSION_ENGINE"}
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in _WATCHED or setting.startswith("SESSION_"):
+        get_settings.cache_clear()
+
+
+def connect_signals() -> None:
+    """Re-read the settings whenever ``override_settings`` changes one we depend on."""
+    setting_changed.connect(_reload, dispatch_uid="sessionkit.conf.reload")

@@ -1,0 +1,37 @@
+"""Reading the session cookie from a ``Cookie`` header the way express-session does.
+
+Django's ``request.COOKIES`` keeps the *last* of two same-named cookies and unquotes
+differently; express-session (via ``cookie.parse``) keeps the *first*, strips surrounding
+double quotes and percent-decodes. We follow express-session so both sides agree.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+#: A cookie header larger than browsers send is not parsed at all.
+MAX_HEADER_LENGTH = 8192
+#: A session cookie value larger than this is ignored (browsers cap a cookie at 4 KB).
+MAX_VALUE_LENGTH = 4096
+
+
+def read_cookie(header: str, name: str) -> str | None:
+    """The decoded value of the first cookie called exactly ``name``, or ``None``."""
+    if not header or len(header) > MAX_HEADER_LENGTH:
+        return None
+    for pair in header.split(";"):
+        key, eq, value = pair.partition("=")
+        if not eq or key.strip() != name:
+            continue
+        value = value.strip()
+        if len(value) > MAX_VALUE_LENGTH:
+            return None
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        if "%" in value:
+            try:
+                value = unquote(value, errors="strict")
+            except UnicodeDecodeError:
+                pass  # decodeURIComponent throws; cookie.parse then keeps the raw value
+        return value
+    return None
