@@ -1,0 +1,73 @@
+# sessionkit: build and test entry points. `make help` lists the targets.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.sessionkit-installed
+EXTRAS ?= redis,test,dev
+PYTEST_ARGS ?=
+LINT_PATHS := $(wildcard sessionkit tests demo_project manage.py benchmarks)
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test test-sqlite test-postgres lint format typecheck tox demo clean distclean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+	  echo "error: sessionkit needs Python 3.11+; '$(PYTHON)' is $$($(PYTHON) -V 2>&1)." >&2; \
+	  echo "       run e.g. 'make PYTHON=python3.12 ...'" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $@
+
+venv: $(STAMP) ## create .venv and install sessionkit with its extras (only when pyproject.toml changed)
+
+lint: venv ## ruff check and ruff format --check
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+
+format: venv ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix $(LINT_PATHS)
+	$(BIN)/ruff format $(LINT_PATHS)
+
+typecheck: venv ## mypy --strict on the package
+	$(BIN)/mypy sessionkit
+
+test-sqlite: venv ## the whole suite on SQLite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The PostgreSQL pass runs the tests marked `db`. It is skipped (not failed) only while
+# no test carries that mark; tests/servers.py finds or starts the server.
+test-postgres: venv ## the tests marked `db`, on PostgreSQL
+	@rc=0; $(PY) -m pytest -q --collect-only -m db -p no:cacheprovider >/dev/null 2>&1 || rc=$$?; \
+	if [ $$rc -eq 5 ]; then \
+	  echo "make: no tests are marked 'db' yet; PostgreSQL pass skipped"; \
+	else \
+	  echo "SESSIONKIT_TEST_DB=postgresql pytest -m db $(PYTEST_ARGS)"; \
+	  SESSIONKIT_TEST_DB=postgresql $(PY) -m pytest -m db $(PYTEST_ARGS); \
+	fi
+
+test: lint test-sqlite test-postgres ## lint, the suite on SQLite, then the db tests on PostgreSQL
+
+demo: venv ## migrate, create user demo / demo-password-123, serve on 127.0.0.1:8000
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_demo_user
+	$(PY) manage.py runserver 127.0.0.1:8000
+
+clean: ## remove caches and build output (keeps .venv and the Django source cache)
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis .tox
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean ## also remove .venv and .cache
+	rm -rf $(VENV) .cache
+
+tox: venv ## the Python x Django matrix from tox.ini (ARGS="-e py312-django61" for one env)
+	@extra=""; if command -v pyenv >/dev/null; then root=$$(pyenv root); \
+	  for v in $$(pyenv versions --bare | grep -E '^3\.1[1-9]\.[0-9]+$$'); do extra="$$extra$$root/versions/$$v/bin:"; done; fi; \
+	PATH="$$extra$$PATH" $(BIN)/tox $(ARGS)

@@ -1,0 +1,1 @@
+"""sessionkit test suite."""

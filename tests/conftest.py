@@ -1,0 +1,65 @@
+"""Shared fixtures: real Redis servers (shared and private), cache hygiene, Hypothesis profile."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import redis
+from django.core.cache import caches
+from hypothesis import HealthCheck, settings
+
+from tests import servers
+
+settings.register_profile(
+    "sessionkit",
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "sessionkit"))
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """URL of the session's Redis database (the machine's server, or a private one)."""
+    return servers.redis_url()
+
+
+@pytest.fixture
+def redis_client(redis_server: str) -> Iterator[redis.Redis]:
+    """A client on the test database, flushed before each test."""
+    client = redis.Redis.from_url(redis_server)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def restartable_redis() -> Iterator[servers.RedisServer]:
+    """A private Redis server of this test's own, to stop and restart (fault tests)."""
+    server = servers.start_redis_server()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_server() -> Iterator[servers.RedisServer]:
+    """A private one-node Redis Cluster serving every slot (``.url`` for db 0)."""
+    server = servers.start_redis_server(cluster=True)
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _clear_locmem_cache() -> Iterator[None]:
+    """Empty the in-process default cache around each test."""
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
