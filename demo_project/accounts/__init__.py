@@ -1,0 +1,1 @@
+"""Demo-only helpers: the ``ensure_demo_user`` management command."""

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import path
+from django.views.generic import RedirectView
+
+from demo_project import views
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="dashboard", permanent=False)),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("sessions/end-others/", views.end_other_sessions, name="end_other_sessions"),
+    path("admin/", admin.site.urls),
+]

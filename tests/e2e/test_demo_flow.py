@@ -1,0 +1,171 @@
+"""End to end: the demo project in a real server process, driven over HTTP with httpx."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+COOKIE_NAME = "sessionid"
+USERNAME, PASSWORD = "demo", "demo-password-123"
+REMEMBER_ME_SECONDS = 30 * 24 * 3600
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stderr}"
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp = tmp_path_factory.mktemp("demo")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "demo_project.settings",
+        "DEMO_DB_PATH": str(tmp / "db.sqlite3"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DEMO_SESSION_ENGINE", None)
+    _manage(env, "migrate", "--no-input")
+    _manage(env, "ensure_demo_user")
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = tmp / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"demo server exited early:\n{log_path.read_text()}")
+            try:
+                httpx.get(f"{url}/login/", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"demo server not ready after 30s:\n{log_path.read_text()}")
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def _session_set_cookie(response: httpx.Response) -> str | None:
+    """The response's Set-Cookie header for the session cookie, if any."""
+    headers = response.headers.get_list("set-cookie")
+    return next((h for h in headers if h.startswith(f"{COOKIE_NAME}=")), None)
+
+
+def _attrs(set_cookie: str) -> dict[str, str]:
+    parts = [part.strip() for part in set_cookie.split(";")[1:]]
+    return {k.lower(): v for k, _, v in (part.partition("=") for part in parts)}
+
+
+def _visits(html: str) -> int:
+    match = re.search(r'id="visits">(\d+)<', html)
+    assert match, "no visit counter on the dashboard"
+    return int(match.group(1))
+
+
+def _log_in(client: httpx.Client, *, remember: bool) -> httpx.Response:
+    page = client.get("/login/")
+    assert page.status_code == 200
+    data = {"csrfmiddlewaretoken": _csrf(page.text), "username": USERNAME, "password": PASSWORD}
+    if remember:
+        data["remember"] = "1"
+    return client.post("/login/", data=data)
+
+
+def test_login_dashboard_logout(base_url: str) -> None:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        response = _log_in(client, remember=False)
+        assert response.status_code == 302, response.text
+        assert response.headers["location"].endswith("/dashboard/")
+        set_cookie = _session_set_cookie(response)
+        assert set_cookie, f"no session cookie set on login: {response.headers}"
+        assert set_cookie.startswith(f"{COOKIE_NAME}=s%3A"), set_cookie
+        assert client.cookies[COOKIE_NAME].startswith("s%3A")
+
+        first = client.get("/dashboard/")
+        assert first.status_code == 200
+        assert 'id="username">demo<' in first.text
+        assert "Welcome back" in first.text
+        second = client.get("/dashboard/")
+        assert second.status_code == 200
+        assert _visits(second.text) == _visits(first.text) + 1
+
+        response = client.post("/logout/", data={"csrfmiddlewaretoken": _csrf(second.text)})
+        assert response.status_code == 302
+        assert response.headers["location"].endswith("/login/")
+        cleared = _session_set_cookie(response)
+        assert cleared, f"logout did not clear the session cookie: {response.headers}"
+        attrs = _attrs(cleared)
+        assert attrs.get("max-age") == "0" or "1970" in attrs.get("expires", ""), cleared
+
+        response = client.get("/dashboard/")
+        assert response.status_code == 302
+        assert response.headers["location"].startswith("/login/")
+
+
+@pytest.mark.parametrize("remember", [True, False])
+def test_remember_me_sets_cookie_lifetime(base_url: str, remember: bool) -> None:
+    with httpx.Client(base_url=base_url, timeout=10) as client:
+        response = _log_in(client, remember=remember)
+        assert response.status_code == 302, response.text
+        set_cookie = _session_set_cookie(response)
+        assert set_cookie, f"no session cookie set on login: {response.headers}"
+        attrs = _attrs(set_cookie)
+        if remember:
+            assert abs(int(attrs["max-age"]) - REMEMBER_ME_SECONDS) <= 5, set_cookie
+        else:
+            assert "max-age" not in attrs, set_cookie
+            assert "expires" not in attrs, set_cookie
+
+        # Rolling keeps the same lifetime on the next response.
+        dashboard = client.get("/dashboard/")
+        assert dashboard.status_code == 200
+        rolled = _session_set_cookie(dashboard)
+        assert rolled, "ROLLING is on: the dashboard response should re-send the cookie"
+        assert ("max-age" in _attrs(rolled)) is remember, rolled
