@@ -11,7 +11,9 @@ class SessionKitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from sessionkit import checks  # noqa: F401  (registers the checks)
-        from sessionkit import conf
+        from sessionkit import (
+            checks,  # noqa: F401  (registers the checks)
+            conf,
+        )
 
         conf.connect_signals()

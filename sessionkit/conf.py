@@ -110,15 +110,21 @@ class _Parser:
         value = raw.get(key, default)
         if isinstance(value, bool):
             return value
-        self.error("E002", f"SESSIONKIT[{key!r}] must be True or False, not {value!r}.",
-                   f"Set SESSIONKIT[{key!r}] to a bool.")
+        self.error(
+            "E002",
+            f"SESSIONKIT[{key!r}] must be True or False, not {value!r}.",
+            f"Set SESSIONKIT[{key!r}] to a bool.",
+        )
         return default
 
     def seconds(self, value: Any, where: str, default: int | None) -> int | None:
         if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             return value
-        self.error("E008", f"{where} must be a positive number of seconds or None, not {value!r}.",
-                   f"Set {where} to an int greater than 0, or None.")
+        self.error(
+            "E008",
+            f"{where} must be a positive number of seconds or None, not {value!r}.",
+            f"Set {where} to an int greater than 0, or None.",
+        )
         return default
 
     def token(self, value: Any, where: str, default: Any, *, allow_none: bool) -> Any:
@@ -126,78 +132,122 @@ class _Parser:
             return None
         if isinstance(value, str) and value and not _BAD_TOKEN.search(value):
             return value
-        self.error("E006", f"{where} is {value!r}: it must be a non-empty string without "
-                   "spaces, control characters or any of ; , =",
-                   f"Choose a plain value for {where}.")
+        self.error(
+            "E006",
+            f"{where} is {value!r}: it must be a non-empty string without "
+            "spaces, control characters or any of ; , =",
+            f"Choose a plain value for {where}.",
+        )
         return default
 
 
 def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], bool]:
     derived = tuple(
-        derive_key(key) for key in [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+        derive_key(key)
+        for key in [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
         if key
     )
     if "SECRET" not in raw:
         return derived, False
     value = raw["SECRET"]
     values = [value] if isinstance(value, str) else value
-    if not isinstance(values, list | tuple) or not values or not all(
-        isinstance(v, str) for v in values
+    if (
+        not isinstance(values, list | tuple)
+        or not values
+        or not all(isinstance(v, str) for v in values)
     ):
-        p.error("E003", f"SESSIONKIT['SECRET'] must be a string or a non-empty list of "
-                f"strings, not {value!r}.",
-                "Remove SECRET to derive the key from SECRET_KEY, or give a string.")
+        p.error(
+            "E003",
+            f"SESSIONKIT['SECRET'] must be a string or a non-empty list of "
+            f"strings, not {value!r}.",
+            "Remove SECRET to derive the key from SECRET_KEY, or give a string.",
+        )
         return derived, False
     if any(not v for v in values):
-        p.error("E003", "SESSIONKIT['SECRET'] contains an empty secret.",
-                "Use a long random string, e.g. from secrets.token_urlsafe(48).")
+        p.error(
+            "E003",
+            "SESSIONKIT['SECRET'] contains an empty secret.",
+            "Use a long random string, e.g. from secrets.token_urlsafe(48).",
+        )
         values = [v for v in values if v]
         if not values:
             return derived, False
     if any(len(v) < MIN_SECRET_LENGTH for v in values):
-        p.error("W002", f"SESSIONKIT['SECRET'] has a secret shorter than {MIN_SECRET_LENGTH} "
-                "characters, which can be guessed.",
-                "Use a long random string, e.g. from secrets.token_urlsafe(48).", "warning")
+        p.error(
+            "W002",
+            f"SESSIONKIT['SECRET'] has a secret shorter than {MIN_SECRET_LENGTH} "
+            "characters, which can be guessed.",
+            "Use a long random string, e.g. from secrets.token_urlsafe(48).",
+            "warning",
+        )
     return tuple(v.encode() for v in values), True
 
 
-def _cookie(p: _Parser, raw: Any) -> CookieSettings:
+def _cookie(p: _Parser, raw: Any, idle: int) -> CookieSettings:
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        p.error("E009", f"SESSIONKIT['COOKIE'] must be a dict, not {type(raw).__name__}.",
-                "Give a dict with keys among " + ", ".join(sorted(COOKIE_KEYS)) + ".")
+        p.error(
+            "E009",
+            f"SESSIONKIT['COOKIE'] must be a dict, not {type(raw).__name__}.",
+            "Give a dict with keys among " + ", ".join(sorted(COOKIE_KEYS)) + ".",
+        )
         raw = {}
-    for key in sorted(set(raw) - COOKIE_KEYS):
-        p.error("E009", f"SESSIONKIT['COOKIE'] has an unknown key {key!r}.",
-                "Valid keys: " + ", ".join(sorted(COOKIE_KEYS)) + ".")
+    for key in sorted(set(raw) - COOKIE_KEYS, key=str):
+        p.error(
+            "E009",
+            f"SESSIONKIT['COOKIE'] has an unknown key {key!r}.",
+            "Valid keys: " + ", ".join(sorted(COOKIE_KEYS)) + ".",
+        )
 
-    default_age = None if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE else settings.SESSION_COOKIE_AGE
-    max_age = p.seconds(raw.get("MAX_AGE", default_age), "SESSIONKIT['COOKIE']['MAX_AGE']",
-                        default_age)
+    # ``idle`` is SESSION_COOKIE_AGE already validated, so a bad value never leaks in here.
+    default_age = None if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE else idle
+    max_age = p.seconds(
+        raw.get("MAX_AGE", default_age), "SESSIONKIT['COOKIE']['MAX_AGE']", default_age
+    )
     secure: Any = raw.get("SECURE", bool(settings.SESSION_COOKIE_SECURE))
     if not (isinstance(secure, bool) or secure == "auto"):
-        p.error("E002", f"SESSIONKIT['COOKIE']['SECURE'] must be True, False or 'auto', not "
-                f"{secure!r}.", "Use 'auto' to mark the cookie secure on HTTPS requests.")
+        p.error(
+            "E002",
+            f"SESSIONKIT['COOKIE']['SECURE'] must be True, False or 'auto', not {secure!r}.",
+            "Use 'auto' to mark the cookie secure on HTTPS requests.",
+        )
         secure = bool(settings.SESSION_COOKIE_SECURE)
     httponly: Any = raw.get("HTTPONLY", bool(settings.SESSION_COOKIE_HTTPONLY))
     if not isinstance(httponly, bool):
-        p.error("E002", f"SESSIONKIT['COOKIE']['HTTPONLY'] must be a bool, not {httponly!r}.",
-                "Set it to True (recommended) or False.")
+        p.error(
+            "E002",
+            f"SESSIONKIT['COOKIE']['HTTPONLY'] must be a bool, not {httponly!r}.",
+            "Set it to True (recommended) or False.",
+        )
         httponly = True
     samesite: Any = raw.get("SAMESITE", settings.SESSION_COOKIE_SAMESITE)
-    if samesite not in SAMESITE_VALUES or isinstance(samesite, int) and samesite is not False:
-        p.error("E004", f"SESSIONKIT['COOKIE']['SAMESITE'] is {samesite!r}.",
-                "Use 'Lax', 'Strict', 'None' or False, spelled as Django spells them.")
+    if samesite not in SAMESITE_VALUES or (isinstance(samesite, int) and samesite is not False):
+        p.error(
+            "E004",
+            f"SESSIONKIT['COOKIE']['SAMESITE'] is {samesite!r}.",
+            "Use 'Lax', 'Strict', 'None' or False, spelled as Django spells them.",
+        )
         samesite = "Lax"
     if samesite == "None" and secure is False:
-        p.error("E005", "SESSIONKIT['COOKIE']['SAMESITE'] is 'None' but the cookie is not "
-                "Secure: browsers reject such a cookie.",
-                "Set SESSIONKIT['COOKIE']['SECURE'] to True or 'auto'.")
-    domain = p.token(raw.get("DOMAIN", settings.SESSION_COOKIE_DOMAIN),
-                     "SESSIONKIT['COOKIE']['DOMAIN']", None, allow_none=True)
-    path = p.token(raw.get("PATH", settings.SESSION_COOKIE_PATH), "SESSIONKIT['COOKIE']['PATH']",
-                   "/", allow_none=False)
+        p.error(
+            "E005",
+            "SESSIONKIT['COOKIE']['SAMESITE'] is 'None' but the cookie is not "
+            "Secure: browsers reject such a cookie.",
+            "Set SESSIONKIT['COOKIE']['SECURE'] to True or 'auto'.",
+        )
+    domain = p.token(
+        raw.get("DOMAIN", settings.SESSION_COOKIE_DOMAIN),
+        "SESSIONKIT['COOKIE']['DOMAIN']",
+        None,
+        allow_none=True,
+    )
+    path = p.token(
+        raw.get("PATH", settings.SESSION_COOKIE_PATH),
+        "SESSIONKIT['COOKIE']['PATH']",
+        "/",
+        allow_none=False,
+    )
     return CookieSettings(max_age, secure, httponly, samesite, domain, path)
 
 
@@ -207,20 +257,33 @@ def parse(raw: Any) -> SessionKitSettings:
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        p.error("E001", f"SESSIONKIT must be a dict, not {type(raw).__name__}.",
-                "Set SESSIONKIT = {...} with keys among " + ", ".join(sorted(TOP_LEVEL_KEYS)))
+        p.error(
+            "E001",
+            f"SESSIONKIT must be a dict, not {type(raw).__name__}.",
+            "Set SESSIONKIT = {...} with keys among " + ", ".join(sorted(TOP_LEVEL_KEYS)),
+        )
         raw = {}
     for key in sorted(set(raw) - TOP_LEVEL_KEYS, key=str):
-        p.error("E001", f"SESSIONKIT has an unknown key {key!r}.",
-                "Valid keys: " + ", ".join(sorted(TOP_LEVEL_KEYS)) + ".")
+        p.error(
+            "E001",
+            f"SESSIONKIT has an unknown key {key!r}.",
+            "Valid keys: " + ", ".join(sorted(TOP_LEVEL_KEYS)) + ".",
+        )
 
     keys, explicit = _secrets(p, raw)
-    name = p.token(raw.get("NAME", settings.SESSION_COOKIE_NAME), "SESSIONKIT['NAME']",
-                   "sessionid", allow_none=False)
+    name = p.token(
+        raw.get("NAME", settings.SESSION_COOKIE_NAME),
+        "SESSIONKIT['NAME']",
+        "sessionid",
+        allow_none=False,
+    )
     proxy = raw.get("PROXY")
     if proxy is not None and not isinstance(proxy, bool):
-        p.error("E002", f"SESSIONKIT['PROXY'] must be True, False or None, not {proxy!r}.",
-                "None lets request.is_secure() decide (SECURE_PROXY_SSL_HEADER).")
+        p.error(
+            "E002",
+            f"SESSIONKIT['PROXY'] must be True, False or None, not {proxy!r}.",
+            "None lets request.is_secure() decide (SECURE_PROXY_SSL_HEADER).",
+        )
         proxy = None
     genid = None
     if raw.get("GENID") is not None:
@@ -229,16 +292,22 @@ def parse(raw: Any) -> SessionKitSettings:
             if not callable(genid):
                 raise TypeError("not callable")
         except Exception as exc:  # any import failure is a settings problem
-            p.error("E007", f"SESSIONKIT['GENID'] = {raw['GENID']!r} cannot be used: {exc}.",
-                    "Give the dotted path of a callable(request) -> str.")
+            p.error(
+                "E007",
+                f"SESSIONKIT['GENID'] = {raw['GENID']!r} cannot be used: {exc}.",
+                "Give the dotted path of a callable(request) -> str.",
+            )
             genid = None
     absolute = p.seconds(raw.get("ABSOLUTE_TIMEOUT"), "SESSIONKIT['ABSOLUTE_TIMEOUT']", None)
-    cookie = _cookie(p, raw.get("COOKIE"))
     idle = settings.SESSION_COOKIE_AGE
     if not isinstance(idle, int) or isinstance(idle, bool) or idle <= 0:
-        p.error("E008", f"SESSION_COOKIE_AGE must be a positive int, not {idle!r}.",
-                "Set SESSION_COOKIE_AGE to a number of seconds.")
+        p.error(
+            "E008",
+            f"SESSION_COOKIE_AGE must be a positive int, not {idle!r}.",
+            "Set SESSION_COOKIE_AGE to a number of seconds.",
+        )
         idle = 1209600
+    cookie = _cookie(p, raw.get("COOKIE"), idle)
     return SessionKitSettings(
         keys=keys,
         secret_is_explicit=explicit,

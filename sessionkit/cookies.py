@@ -7,12 +7,17 @@ double quotes and percent-decodes. We follow express-session so both sides agree
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 #: A cookie header larger than browsers send is not parsed at all.
 MAX_HEADER_LENGTH = 8192
 #: A session cookie value larger than this is ignored (browsers cap a cookie at 4 KB).
 MAX_VALUE_LENGTH = 4096
+# A ``%`` not followed by two hex digits makes decodeURIComponent throw.
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+# cookie.parse trims only spaces and tabs (HTTP's optional whitespace), nothing else.
+_OWS = " \t"
 
 
 def read_cookie(header: str, name: str) -> str | None:
@@ -21,14 +26,14 @@ def read_cookie(header: str, name: str) -> str | None:
         return None
     for pair in header.split(";"):
         key, eq, value = pair.partition("=")
-        if not eq or key.strip() != name:
+        if not eq or key.strip(_OWS) != name:
             continue
-        value = value.strip()
+        value = value.strip(_OWS)
         if len(value) > MAX_VALUE_LENGTH:
             return None
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
-        if "%" in value:
+        if "%" in value and not _BAD_ESCAPE.search(value):
             try:
                 value = unquote(value, errors="strict")
             except UnicodeDecodeError:

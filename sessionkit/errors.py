@@ -10,3 +10,29 @@ class StoreUnavailable(Exception):
         super().__init__(f"session store {store} is unavailable: {cause}")
         self.store = store
         self.cause = cause
+
+
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions meaning "the store is down" for the clients sessionkit may sit on."""
+    from django.db import InterfaceError, OperationalError
+
+    errors: list[type[BaseException]] = [
+        ConnectionError,
+        TimeoutError,
+        OperationalError,
+        InterfaceError,
+    ]
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        errors += [RedisConnectionError, RedisTimeoutError]
+    except ImportError:
+        pass
+    try:
+        from django_redis.exceptions import ConnectionInterrupted
+
+        errors.append(ConnectionInterrupted)
+    except ImportError:
+        pass
+    return tuple(errors)

@@ -77,9 +77,7 @@ def _fields_now(session: SessionBase, original: Fields | None) -> Fields:
     return adapters.fields_of(session._session_cache)
 
 
-def plan(
-    conf: SessionKitSettings, cookie: CookieState, session: SessionBase, status: int
-) -> Plan:
+def plan(conf: SessionKitSettings, cookie: CookieState, session: SessionBase, status: int) -> Plan:
     """express-session's rules, with sessionkit's documented improvements."""
     original = adapters.original_fields(session)
     current = _fields_now(session, original)
@@ -226,7 +224,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
         vary = session.accessed
         if todo.set_cookie and session.session_key is not None:
             request_secure = is_secure(request, conf)
-            secure = cookie_conf.secure is True or (cookie_conf.secure == "auto" and request_secure)
+            secure = cookie_conf.secure is True or (
+                cookie_conf.secure == "auto" and request_secure
+            )
             # A Secure cookie is never sent over plain HTTP (the session is still saved).
             if request_secure or cookie_conf.secure is not True:
                 response.set_cookie(

@@ -61,4 +61,4 @@ def decode_cookie_value(raw: str, keys: Sequence[bytes]) -> Unsigned | None:
     """Verify an already percent-decoded cookie value; ``None`` if unsigned or forged."""
     if not raw.startswith(PREFIX):
         return None
-    return unsign(raw[len(PREFIX):], keys)
+    return unsign(raw[len(PREFIX) :], keys)

@@ -39,7 +39,9 @@ def from_fields(fields: Mapping[str, str]) -> dict[str, Any]:
 
 def join_fields(fields: Mapping[str, str]) -> str:
     """One JSON object from encoded fields, without decoding them again."""
-    return "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in fields.items()) + "}"
+    return (
+        "{" + ",".join(f"{json.dumps(k, ensure_ascii=False)}:{v}" for k, v in fields.items()) + "}"
+    )
 
 
 class Delta(NamedTuple):

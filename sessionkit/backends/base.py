@@ -28,10 +28,9 @@ from typing import Any, ClassVar, NamedTuple
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
-from django.db import InterfaceError, OperationalError
 
 from sessionkit.conf import get_settings
-from sessionkit.errors import StoreUnavailable
+from sessionkit.errors import StoreUnavailable, connection_errors
 from sessionkit.tracking import Delta, Fields, decode_value, diff, from_fields, to_fields
 
 logger = logging.getLogger("sessionkit")
@@ -103,12 +102,7 @@ class SessionStore(SessionBase):
     #: Whether the store drops expired sessions by itself (``clearsessions`` has no work).
     expires_by_itself: ClassVar[bool] = False
     #: Errors that mean "the store is down" (answered with 503), not a bug.
-    unavailable_errors: ClassVar[tuple[type[BaseException], ...]] = (
-        ConnectionError,
-        TimeoutError,
-        OperationalError,
-        InterfaceError,
-    )
+    unavailable_errors: ClassVar[tuple[type[BaseException], ...]] = connection_errors()
 
     def __init__(self, session_key: str | None = None) -> None:
         super().__init__(session_key)
@@ -165,6 +159,20 @@ class SessionStore(SessionBase):
     def _purge_expired(cls) -> int:
         raise NotImplementedError
 
+    # Per-user index (optional; db, memory and redis have it).
+    #: Whether the store keeps an index of each user's sessions.
+    indexes_users: ClassVar[bool] = False
+
+    @classmethod
+    def _user_records(cls, user_id: str) -> list[tuple[str, Record]]:
+        """``(sid, record)`` of every live session of ``user_id``."""
+        raise NotImplementedError
+
+    @classmethod
+    def _end_user_records(cls, user_id: str, keep: str | None) -> int:
+        """Delete every session of ``user_id`` but the one whose sid is ``keep``."""
+        raise NotImplementedError
+
     async def _afetch(self, sid: str, now: float) -> Record | None:
         return await sync_to_async(self._fetch)(sid, now)
 
@@ -190,8 +198,7 @@ class SessionStore(SessionBase):
             key = self.genid()
             if valid_session_key(key):
                 return key
-            logger.error("sessionkit: GENID returned an unusable id %r; using a random one",
-                         key)
+            logger.error("sessionkit: GENID returned an unusable id %r; using a random one", key)
         return default_session_key()
 
     async def _aget_new_session_key(self) -> str:
@@ -200,9 +207,9 @@ class SessionStore(SessionBase):
     def get_session_cookie_age(self) -> int:
         return get_settings().store_age
 
-    def _expiry(self, data: dict[str, Any], now: float, created: float) -> tuple[
-        float, int | None, float | None
-    ]:
+    def _expiry(
+        self, data: dict[str, Any], now: float, created: float
+    ) -> tuple[float, int | None, float | None]:
         """(expires, touch age, absolute deadline) for data saved at ``now``."""
         conf = get_settings()
         custom = data.get("_session_expiry")
@@ -342,9 +349,7 @@ class SessionStore(SessionBase):
         return session_key is not None and self._io(self._contains, hash_key(session_key))
 
     async def aexists(self, session_key: str | None) -> bool:
-        return session_key is not None and await self._aio(
-            self._acontains, hash_key(session_key)
-        )
+        return session_key is not None and await self._aio(self._acontains, hash_key(session_key))
 
     def _deleting(self, session_key: str | None) -> str | None:
         key = self.session_key if session_key is None else session_key

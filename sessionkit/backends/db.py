@@ -98,7 +98,33 @@ class SessionStore(BaseStore):
         Session.objects.using(self._db(True)).filter(pk=sid).delete()
 
     def _contains(self, sid: str) -> bool:
-        return Session.objects.using(self._db(False)).filter(pk=sid, expires__gt=time.time()).exists()
+        return (
+            Session.objects.using(self._db(False)).filter(pk=sid, expires__gt=time.time()).exists()
+        )
+
+    indexes_users = True
+
+    @classmethod
+    def _user_records(cls, user_id: str) -> list[tuple[str, Record]]:
+        rows = Session.objects.using(cls._db(False)).filter(
+            user_id=user_id, expires__gt=time.time()
+        )
+        records = []
+        for row in rows:
+            try:
+                records.append((row.key_hash, _record(row)))
+            except ValueError:
+                continue
+        return [(sid, r) for sid, r in records if r.is_live(time.time())]
+
+    @classmethod
+    def _end_user_records(cls, user_id: str, keep: str | None) -> int:
+        return (
+            Session.objects.using(cls._db(True))
+            .filter(user_id=user_id)
+            .exclude(pk=keep or "")
+            .delete()[0]
+        )
 
     @classmethod
     def _purge_expired(cls) -> int:
@@ -108,9 +134,9 @@ class SessionStore(BaseStore):
         total = 0
         while True:
             batch = list(
-                Session.objects.using(db).filter(expires__lte=now).values_list("pk", flat=True)[
-                    :PURGE_BATCH
-                ]
+                Session.objects.using(db)
+                .filter(expires__lte=now)
+                .values_list("pk", flat=True)[:PURGE_BATCH]
             )
             if not batch:
                 return total

@@ -67,6 +67,23 @@ class SessionStore(BaseStore):
                 del cls._records[sid]
         return len(dead)
 
+    indexes_users = True
+
+    @classmethod
+    def _user_records(cls, user_id: str) -> list[tuple[str, Record]]:
+        now = time.time()
+        return [
+            (sid, r) for sid, r in cls.records().items() if r.user_id == user_id and r.is_live(now)
+        ]
+
+    @classmethod
+    def _end_user_records(cls, user_id: str, keep: str | None) -> int:
+        with cls._lock:
+            doomed = [s for s, r in cls._records.items() if r.user_id == user_id and s != keep]
+            for sid in doomed:
+                del cls._records[sid]
+        return len(doomed)
+
     @classmethod
     def records(cls) -> dict[str, Record]:
         """A snapshot of the store, for tests and the per-user listing."""

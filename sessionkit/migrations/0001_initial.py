@@ -4,30 +4,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Session',
+            name="Session",
             fields=[
-                ('key_hash', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('data', models.TextField()),
-                ('created', models.FloatField()),
-                ('expires', models.FloatField(db_index=True)),
-                ('last_seen', models.FloatField()),
-                ('age', models.IntegerField(null=True)),
-                ('deadline', models.FloatField(null=True)),
-                ('user_id', models.CharField(db_index=True, max_length=255, null=True)),
-                ('user_agent', models.CharField(default='', max_length=256)),
-                ('ip', models.CharField(default='', max_length=45)),
+                ("key_hash", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("data", models.TextField()),
+                ("created", models.FloatField()),
+                ("expires", models.FloatField(db_index=True)),
+                ("last_seen", models.FloatField()),
+                ("age", models.IntegerField(null=True)),
+                ("deadline", models.FloatField(null=True)),
+                ("user_id", models.CharField(db_index=True, max_length=255, null=True)),
+                ("user_agent", models.CharField(default="", max_length=256)),
+                ("ip", models.CharField(default="", max_length=45)),
             ],
             options={
-                'verbose_name': 'session',
-                'db_table': 'sessionkit_session',
+                "verbose_name": "session",
+                "db_table": "sessionkit_session",
             },
         ),
     ]

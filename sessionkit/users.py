@@ -1,0 +1,86 @@
+"""Per-user sessions: list a user's devices, log out the others (CONTRACT section 6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import import_module
+from typing import Any
+
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
+from django.core.exceptions import ImproperlyConfigured
+
+from sessionkit.backends.base import Record, hash_key
+from sessionkit.backends.base import SessionStore as KitStore
+
+
+@dataclass(frozen=True)
+class UserSession:
+    """One of a user's live sessions, as a "your devices" page shows it."""
+
+    #: Hash of the session id: safe to show and to pass back to :func:`end_session`.
+    sid: str
+    created: datetime
+    last_seen: datetime
+    expires: datetime
+    user_agent: str
+    ip: str
+    current: bool
+
+
+def _store() -> type[KitStore]:
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    if not (isinstance(store, type) and issubclass(store, KitStore) and store.indexes_users):
+        raise ImproperlyConfigured(
+            f"SESSION_ENGINE {settings.SESSION_ENGINE!r} keeps no per-user index; use "
+            "sessionkit.backends.db, .redis or .memory."
+        )
+    return store
+
+
+def _user_id(user: Any) -> str:
+    return str(user.pk if hasattr(user, "pk") else user)
+
+
+def _sid(session: SessionBase | str | None) -> str | None:
+    if isinstance(session, SessionBase):
+        return None if session.session_key is None else hash_key(session.session_key)
+    return session
+
+
+def _when(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def _row(sid: str, record: Record, current: str | None) -> UserSession:
+    return UserSession(
+        sid=sid,
+        created=_when(record.created),
+        last_seen=_when(record.last_seen or record.created),
+        expires=_when(record.expires),
+        user_agent=record.client.user_agent,
+        ip=record.client.ip,
+        current=sid == current,
+    )
+
+
+def user_sessions(user: Any, current: SessionBase | None = None) -> list[UserSession]:
+    """The user's live sessions, most recently seen first; ``current`` marks this one."""
+    here = _sid(current)
+    rows = [_row(sid, record, here) for sid, record in _store()._user_records(_user_id(user))]
+    return sorted(rows, key=lambda row: row.last_seen, reverse=True)
+
+
+def end_user_sessions(user: Any, keep: SessionBase | str | None = None) -> int:
+    """End all the user's sessions except ``keep`` ("log out other devices"); returns how many."""
+    return _store()._end_user_records(_user_id(user), _sid(keep))
+
+
+def end_session(user: Any, sid: str) -> bool:
+    """End one of the user's sessions by its ``sid`` (never another user's)."""
+    store = _store()
+    if not any(s == sid for s, _ in store._user_records(_user_id(user))):
+        return False
+    store()._remove(sid)
+    return True

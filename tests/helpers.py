@@ -1,0 +1,54 @@
+"""Small helpers shared by the middleware tests: real stores, real cookies."""
+
+from __future__ import annotations
+
+import time
+from http.cookies import SimpleCookie
+from typing import Any
+
+from django.http import HttpResponse
+
+from sessionkit.backends.base import hash_key
+from sessionkit.backends.db import SessionStore as DbStore
+from sessionkit.conf import get_settings
+from sessionkit.models import Session
+from sessionkit.signing import encode_cookie_value
+
+
+def stored_session(data: dict[str, Any] | None = None, *, aged: float = 3600) -> str:
+    """Create a db session holding ``data``; pretend it was last touched ``aged`` s ago."""
+    store = DbStore()
+    for key, value in (data or {"x": 1}).items():
+        store[key] = value
+    store.save()
+    assert store.session_key is not None
+    row = Session.objects.get(pk=hash_key(store.session_key))
+    row.expires -= aged
+    row.last_seen -= aged
+    row.save()
+    return store.session_key
+
+
+def signed(session_key: str, key_index: int = 0) -> str:
+    return encode_cookie_value(session_key, get_settings().keys[key_index])
+
+
+def cookie_header(session_key: str) -> str:
+    return f"{get_settings().name}={signed(session_key)}"
+
+
+def set_cookie(response: HttpResponse) -> Any:
+    """The response's session Set-Cookie morsel, or ``None``."""
+    return response.cookies.get(get_settings().name)
+
+
+def parse_set_cookie(response: HttpResponse) -> SimpleCookie:
+    return response.cookies
+
+
+def row(session_key: str) -> Session | None:
+    return Session.objects.filter(pk=hash_key(session_key)).first()
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,61 @@
+"""Views the middleware tests drive: each does one thing to ``request.session``."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+
+def noop(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("untouched")
+
+
+def read(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"value": request.session.get("x"), "key": request.session.session_key})
+
+
+def write(request: HttpRequest) -> HttpResponse:
+    """Set ``x`` (and any other query key) to the JSON value given."""
+    for key, value in request.GET.items():
+        request.session[key] = json.loads(value)
+    return HttpResponse("written")
+
+
+def append(request: HttpRequest) -> HttpResponse:
+    """Mutate a nested list in place, without ``modified = True``."""
+    request.session.setdefault("items", [])
+    request.session.modified = False
+    request.session["items"].append(request.GET.get("item", "a"))
+    request.session.modified = False
+    return HttpResponse("appended")
+
+
+def expiry(request: HttpRequest) -> HttpResponse:
+    request.session.set_expiry(int(request.GET["seconds"]))
+    return HttpResponse("expiry set")
+
+
+def flush(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return HttpResponse("flushed")
+
+
+def cycle(request: HttpRequest) -> HttpResponse:
+    request.session.cycle_key()
+    return HttpResponse("cycled")
+
+
+def fail(request: HttpRequest) -> HttpResponse:
+    request.session["x"] = "during a server error"
+    return HttpResponse("boom", status=500)
+
+
+async def aread(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"value": await request.session.aget("x")})
+
+
+async def awrite(request: HttpRequest) -> HttpResponse:
+    for key, value in request.GET.items():
+        await request.session.aset(key, json.loads(value))
+    return HttpResponse("written")
