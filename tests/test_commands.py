@@ -1,0 +1,72 @@
+"""manage.py clearsessions on every engine."""
+
+from __future__ import annotations
+
+import time
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from sessionkit.backends import db, memory
+from sessionkit.management.commands.clearsessions import Command
+from sessionkit.models import Session
+
+pytestmark = [pytest.mark.db, pytest.mark.django_db]
+
+
+def run() -> str:
+    out = StringIO()
+    cmd = Command(stdout=out)
+    call_command(cmd)
+    return out.getvalue()
+
+
+def make(store_class, n, expired):
+    for _ in range(n):
+        s = store_class()
+        s["x"] = 1
+        if expired:
+            s.set_expiry(-10)
+        s.save()
+
+
+def test_db_store_deletes_expired_rows_in_batches(settings, monkeypatch):
+    settings.SESSION_ENGINE = "sessionkit.backends.db"
+    monkeypatch.setattr(db, "PURGE_BATCH", 3)
+    make(db.SessionStore, 7, expired=True)
+    make(db.SessionStore, 2, expired=False)
+    assert "Deleted 7 expired session(s)." in run()
+    assert Session.objects.count() == 2
+    assert all(row.expires > time.time() for row in Session.objects.all())
+
+
+def test_memory_store_clears_expired(settings):
+    settings.SESSION_ENGINE = "sessionkit.backends.memory"
+    make(memory.SessionStore, 2, expired=True)
+    make(memory.SessionStore, 1, expired=False)
+    assert "Deleted 2 expired session(s)." in run()
+    assert len(memory.SessionStore.records()) >= 1
+
+
+def test_cache_store_says_the_cache_expires_by_itself(settings):
+    settings.SESSION_ENGINE = "sessionkit.backends.cache"
+    assert "expires sessions by itself" in run()
+
+
+def test_django_engine_works_too(settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    assert run().strip() == "No expired sessions."
+
+
+def test_command_is_found_without_django_contrib_sessions(settings):
+    settings.INSTALLED_APPS = [
+        a for a in settings.INSTALLED_APPS if a != "django.contrib.sessions"
+    ]
+    from django.core.management import get_commands
+
+    get_commands.cache_clear()
+    try:
+        assert get_commands()["clearsessions"] == "sessionkit"
+    finally:
+        get_commands.cache_clear()

@@ -1,0 +1,321 @@
+"""The middleware's request/response rules beyond the matrix: bad cookies, expiry, security."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import pytest
+from django.test import override_settings
+
+from sessionkit.backends.base import hash_key
+from sessionkit.conf import derive_key
+from sessionkit.models import Session
+from sessionkit.signing import encode_cookie_value
+from tests.helpers import cookie_header, row, set_cookie, stored_session
+
+pytestmark = [pytest.mark.db, pytest.mark.django_db]
+
+NAME = "sessionid"
+
+
+def body(response) -> dict:
+    return json.loads(response.content)
+
+
+# -- cookies that lead nowhere ---------------------------------------------------------
+
+
+def test_tampered_cookie_starts_fresh_session_and_is_cleared(client):
+    key = stored_session({"x": "secret of another user"})
+    value = encode_cookie_value(key, b"not the secret")
+    response = client.get("/read/", HTTP_COOKIE=f"{NAME}={value}")
+    assert body(response)["value"] is None
+    assert set_cookie(response)["max-age"] == 0
+    assert Session.objects.count() == 1  # no record created for the forger
+
+
+def test_unsigned_cookie_with_a_real_id_never_reaches_the_store(client):
+    key = stored_session({"x": "private"})
+    response = client.get("/read/", HTTP_COOKIE=f"{NAME}={key}")
+    assert body(response) == {"value": None, "key": None}
+
+
+def test_signed_unknown_id_gets_a_fresh_id_never_the_clients(client):
+    response = client.get("/write/?x=1", HTTP_COOKIE=cookie_header("attacker-chosen-id-123"))
+    morsel = set_cookie(response)
+    assert morsel is not None and "attacker-chosen-id-123" not in morsel.value
+    assert row("attacker-chosen-id-123") is None
+    assert Session.objects.count() == 1
+
+
+def test_expired_session_starts_fresh(client):
+    key = stored_session({"x": 1})
+    Session.objects.filter(pk=hash_key(key)).update(expires=time.time() - 1)
+    response = client.get("/read/", HTTP_COOKIE=cookie_header(key))
+    assert body(response)["value"] is None
+    assert set_cookie(response)["max-age"] == 0
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "s%3A" + "a" * 5000,  # oversized
+        "s:ünïcødé.sig",  # non-ASCII
+        "s%3A%FF%FE.bad",  # invalid percent-encoding
+        '"s:quoted.but-forged"',
+        "s:" + "." * 300,
+        "",
+    ],
+)
+def test_hostile_cookie_values_give_a_fresh_session_not_an_error(client, value):
+    response = client.get("/write/?x=1", HTTP_COOKIE=f"{NAME}={value}")
+    assert response.status_code == 200
+    assert set_cookie(response).value.startswith("s%3A")
+    assert Session.objects.count() == 1
+
+
+def test_duplicate_cookie_first_occurrence_wins(client):
+    first = stored_session({"x": "first"})
+    second = stored_session({"x": "second"})
+    header = f"{cookie_header(first)}; {cookie_header(second)}"
+    assert body(client.get("/read/", HTTP_COOKIE=header))["value"] == "first"
+
+
+def test_no_cookie_and_no_session_use_sends_nothing(client):
+    response = client.get("/noop/")
+    assert set_cookie(response) is None
+    assert "Vary" not in response
+
+
+# -- change detection --------------------------------------------------------------------
+
+
+def test_in_place_change_of_a_nested_list_is_saved(client):
+    key = stored_session({"items": []})
+    client.get("/append/?item=a", HTTP_COOKIE=cookie_header(key))
+    client.get("/append/?item=b", HTTP_COOKIE=cookie_header(key))
+    assert json.loads(row(key).data)["items"] == ["a", "b"]
+
+
+def test_equal_value_reassigned_is_not_a_change(client, settings):
+    settings.SESSIONKIT = {"COOKIE": {"MAX_AGE": 3600}}
+    key = stored_session({"x": 1}, aged=60)
+    response = client.get("/write/?x=1", HTTP_COOKIE=cookie_header(key))
+    assert set_cookie(response) is None
+
+
+# -- expiry ------------------------------------------------------------------------------
+
+
+def test_set_expiry_takes_effect_on_the_same_response(client, settings):
+    settings.SESSIONKIT = {"ROLLING": False, "COOKIE": {"MAX_AGE": None}}
+    key = stored_session({"x": 1})
+    response = client.get("/expiry/?seconds=120", HTTP_COOKIE=cookie_header(key))
+    assert set_cookie(response)["max-age"] == 120
+    assert row(key).expires == pytest.approx(time.time() + 120, abs=5)
+
+
+def test_set_expiry_zero_makes_a_browser_session_cookie(client, settings):
+    settings.SESSIONKIT = {"COOKIE": {"MAX_AGE": 3600}}
+    key = stored_session({"x": 1})
+    response = client.get("/expiry/?seconds=0", HTTP_COOKIE=cookie_header(key))
+    morsel = set_cookie(response)
+    assert morsel is not None and morsel["max-age"] == "" and morsel["expires"] == ""
+
+
+def test_browser_session_cookie_is_kept_idle_timeout_in_store(client, settings):
+    settings.SESSIONKIT = {"COOKIE": {"MAX_AGE": None}}
+    settings.SESSION_COOKIE_AGE = 900
+    response = client.get("/write/?x=1")
+    morsel = set_cookie(response)
+    assert morsel["max-age"] == ""
+    stored = Session.objects.get()
+    assert stored.expires == pytest.approx(time.time() + 900, abs=5)
+
+
+def test_rolling_pushes_cookie_and_store_expiry(client, settings):
+    settings.SESSIONKIT = {"ROLLING": True, "COOKIE": {"MAX_AGE": 3600}}
+    key = stored_session({"x": 1}, aged=1800)
+    before = row(key).expires
+    response = client.get("/noop/", HTTP_COOKIE=cookie_header(key))
+    assert set_cookie(response)["max-age"] == 3600
+    assert row(key).expires > before + 1700
+
+
+def test_absolute_timeout_ends_a_rolling_session(client, settings):
+    settings.SESSIONKIT = {"ROLLING": True, "ABSOLUTE_TIMEOUT": 60}
+    response = client.get("/write/?x=1")
+    key = Session.objects.get()
+    assert key.deadline == pytest.approx(key.created + 60)
+    assert set_cookie(response)["max-age"] <= 60
+    Session.objects.update(deadline=time.time() - 1)
+    response = client.get("/read/")
+    assert body(response)["value"] is None
+
+
+def test_absolute_timeout_survives_cycle_key(client, settings):
+    settings.SESSIONKIT = {"ABSOLUTE_TIMEOUT": 600}
+    client.get("/write/?x=1")
+    before = Session.objects.get()
+    client.get("/cycle/")
+    after = Session.objects.get()
+    assert after.pk != before.pk
+    assert (after.created, after.deadline) == (before.created, before.deadline)
+
+
+# -- destroy, cycle, secrets -------------------------------------------------------------
+
+
+def test_flush_deletes_store_and_clears_cookie(client):
+    key = stored_session({"x": 1})
+    response = client.get("/flush/", HTTP_COOKIE=cookie_header(key))
+    assert row(key) is None
+    assert set_cookie(response)["max-age"] == 0
+
+
+def test_cycle_key_moves_data_to_a_new_id_and_deletes_the_old(client):
+    key = stored_session({"x": "kept"})
+    response = client.get("/cycle/", HTTP_COOKIE=cookie_header(key))
+    assert row(key) is None
+    client.cookies[NAME] = set_cookie(response).value
+    assert body(client.get("/read/"))["value"] == "kept"
+
+
+@override_settings(SECRET_KEY="new-secret-key-" + "n" * 40, SECRET_KEY_FALLBACKS=["o" * 50])
+def test_cookie_signed_with_an_old_secret_is_resigned_keeping_its_expiry(client, settings):
+    settings.SESSIONKIT = {"ROLLING": False, "COOKIE": {"MAX_AGE": 3600}}
+    key = stored_session({"x": 1}, aged=600)
+    old = encode_cookie_value(key, derive_key("o" * 50))
+    response = client.get("/read/", HTTP_COOKIE=f"{NAME}={old}")
+    assert body(response)["value"] == 1
+    morsel = set_cookie(response)
+    assert morsel.value == encode_cookie_value(key, derive_key(settings.SECRET_KEY))
+    assert 2900 <= morsel["max-age"] <= 3000  # the cookie's remaining life, not a fresh hour
+
+
+def test_explicit_secret_list_signs_with_first_and_verifies_all(client, settings):
+    settings.SESSIONKIT = {"SECRET": ["current-secret-" + "c" * 30, "previous-" + "p" * 30]}
+    key = stored_session({"x": "hello"})
+    old = encode_cookie_value(key, ("previous-" + "p" * 30).encode())
+    assert body(client.get("/read/", HTTP_COOKIE=f"{NAME}={old}"))["value"] == "hello"
+
+
+# -- cookie flags, proxy, headers --------------------------------------------------------
+
+
+def test_secure_cookie_is_not_sent_over_http_but_session_is_saved(client, settings):
+    settings.SESSIONKIT = {"COOKIE": {"SECURE": True}}
+    response = client.get("/write/?x=1")
+    assert set_cookie(response) is None
+    assert Session.objects.count() == 1
+
+
+def test_secure_cookie_is_sent_over_https(client, settings):
+    settings.SESSIONKIT = {"COOKIE": {"SECURE": True}}
+    morsel = set_cookie(client.get("/write/?x=1", secure=True))
+    assert morsel["secure"] is True
+
+
+@pytest.mark.parametrize(
+    ("proxy", "forwarded", "secure"),
+    [(True, "HTTPS, http", True), (True, "http", False), (False, "https", False)],
+)
+def test_proxy_setting_decides_whether_auto_cookie_is_secure(
+    client, settings, proxy, forwarded, secure
+):
+    settings.SESSIONKIT = {"PROXY": proxy, "COOKIE": {"SECURE": "auto"}}
+    response = client.get("/write/?x=1", HTTP_X_FORWARDED_PROTO=forwarded)
+    assert bool(set_cookie(response)["secure"]) is secure
+
+
+def test_cookie_attributes_follow_settings(client, settings):
+    settings.SESSIONKIT = {
+        "NAME": "app.sid",
+        "COOKIE": {
+            "PATH": "/app",
+            "DOMAIN": "example.com",
+            "SAMESITE": "Strict",
+            "HTTPONLY": True,
+            "MAX_AGE": 77,
+        },
+    }
+    response = client.get("/write/?x=1")
+    morsel = response.cookies["app.sid"]
+    assert (
+        morsel["path"],
+        morsel["domain"],
+        morsel["samesite"],
+        morsel["httponly"],
+        morsel["max-age"],
+    ) == ("/app", "example.com", "Strict", True, 77)
+
+
+def test_vary_and_cache_control_when_cookie_is_set(client):
+    response = client.get("/write/?x=1")
+    assert "Cookie" in response["Vary"]
+    assert "private" in response["Cache-Control"]
+
+
+def test_vary_cookie_when_the_view_only_read_the_session(client):
+    response = client.get("/read/")
+    assert set_cookie(response) is None
+    assert "Cookie" in response["Vary"]
+
+
+def test_server_error_saves_nothing(client):
+    response = client.get("/fail/")
+    assert response.status_code == 500
+    assert set_cookie(response) is None
+    assert Session.objects.count() == 0
+
+
+def test_session_destroyed_concurrently_is_not_brought_back(client):
+    key = stored_session({"x": 1})
+    from sessionkit.backends.db import SessionStore
+
+    # Another request logs out between this request's load and its save.
+    original = SessionStore._update
+
+    def update_after_logout(self, sid, record, delta):
+        Session.objects.filter(pk=sid).delete()
+        return original(self, sid, record, delta)
+
+    SessionStore._update = update_after_logout
+    try:
+        response = client.get("/write/?x=2", HTTP_COOKIE=cookie_header(key))
+    finally:
+        SessionStore._update = original
+    assert response.status_code == 400
+    assert row(key) is None
+
+
+def test_unreachable_store_answers_503_with_a_log_line(client, settings, caplog):
+    settings.SESSION_ENGINE = "sessionkit.backends.cache"
+    settings.CACHES = {
+        **settings.CACHES,
+        "down": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        },
+    }
+    settings.SESSION_CACHE_ALIAS = "down"
+    with caplog.at_level(logging.ERROR, logger="sessionkit"):
+        response = client.get("/read/", HTTP_COOKIE=cookie_header("some-session-id-1"))
+    assert response.status_code == 503
+    assert b"Traceback" not in response.content
+    assert any("sessionkit.backends.cache" in r.getMessage() for r in caplog.records)
+
+
+# -- async ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_views_use_the_same_rules(async_client):
+    response = await async_client.get("/awrite/?x=41")
+    morsel = set_cookie(response)
+    assert morsel.value.startswith("s%3A")
+    async_client.cookies[NAME] = morsel.value
+    response = await async_client.get("/aread/")
+    assert json.loads(response.content)["value"] == 41
