@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 LINT_PATHS := $(wildcard sessionkit tests demo_project manage.py benchmarks)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-sqlite test-postgres lint format typecheck tox demo clean distclean
+.PHONY: help venv test test-sqlite test-postgres test-notz lint format typecheck tox demo clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -53,7 +53,10 @@ test-postgres: venv ## the tests marked `db`, on PostgreSQL
 	  SESSIONKIT_TEST_DB=postgresql $(PY) -m pytest -m db $(PYTEST_ARGS); \
 	fi
 
-test: lint test-sqlite test-postgres ## lint, the suite on SQLite, then the db tests on PostgreSQL
+test-notz: venv ## the stores' conformance tests again with USE_TZ = False
+	SESSIONKIT_TEST_USE_TZ=0 $(PY) -m pytest -q tests/backends $(PYTEST_ARGS)
+
+test: lint test-notz test-postgres test-sqlite ## lint, USE_TZ=False and PostgreSQL passes, then the whole suite
 
 demo: venv ## migrate, create user demo / demo-password-123, serve on 127.0.0.1:8000
 	$(PY) manage.py migrate --noinput

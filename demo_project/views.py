@@ -5,12 +5,14 @@ from typing import Any
 from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 import sessionkit
+import sessionkit.users
 from sessionkit.conf import get_settings
 
 REMEMBER_ME_SECONDS = 30 * 24 * 3600
@@ -64,32 +66,12 @@ def _settings_rows() -> list[tuple[str, Any]]:
     ]
 
 
-def _field(entry: Any, *names: str) -> Any:
-    """Read the first present of ``names`` from a session entry (object or mapping)."""
-    for name in names:
-        if isinstance(entry, dict) and name in entry:
-            return entry[name]
-        if hasattr(entry, name):
-            return getattr(entry, name)
-    return None
-
-
-def _user_sessions(request: HttpRequest) -> list[dict[str, Any]] | None:
-    """The user's sessions, or None when this sessionkit has no per-user index."""
-    list_sessions = getattr(sessionkit, "user_sessions", None)
-    if list_sessions is None or getattr(sessionkit, "end_user_sessions", None) is None:
+def _user_sessions(request: HttpRequest) -> list[sessionkit.users.UserSession] | None:
+    """The user's sessions, or None when the session engine keeps no per-user index."""
+    try:
+        return sessionkit.user_sessions(request.user, current=request.session)
+    except ImproperlyConfigured:
         return None
-    return [
-        {
-            "created": _field(entry, "created", "created_at"),
-            "last_seen": _field(entry, "last_seen", "last_activity", "updated"),
-            "expires": _field(entry, "expires", "expiry", "expire_date", "expires_at"),
-            "user_agent": _field(entry, "user_agent", "ua"),
-            "ip": _field(entry, "ip", "ip_address"),
-            "current": bool(_field(entry, "current", "is_current")),
-        }
-        for entry in list_sessions(request.user)
-    ]
 
 
 @login_required
@@ -109,10 +91,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def end_other_sessions(request: HttpRequest) -> HttpResponse:
-    end_sessions = getattr(sessionkit, "end_user_sessions", None)
-    if end_sessions is None:
-        messages.error(request, "This sessionkit version cannot end other sessions.")
+    try:
+        ended = sessionkit.end_user_sessions(request.user, keep=request.session)
+    except ImproperlyConfigured:
+        messages.error(request, "This session engine cannot end other sessions.")
     else:
-        end_sessions(request.user, keep=request.session)
-        messages.success(request, "Logged out of all other devices.")
+        messages.success(request, f"Logged out of {ended} other device(s).")
     return redirect("dashboard")
