@@ -1,19 +1,14 @@
-from django.urls import path
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import URLPattern, URLResolver, path
 
 from tests import views
 
-urlpatterns = [
-    path(f"{name}/", getattr(views, name))
-    for name in (
-        "noop",
-        "read",
-        "write",
-        "append",
-        "expiry",
-        "flush",
-        "cycle",
-        "fail",
-        "aread",
-        "awrite",
-    )
+VIEWS = ("noop", "read", "write", "append", "expiry", "flush", "cycle", "fail", "aread", "awrite")
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(template_name="admin/login.html")),
+    path("message/", views.message),
+    *(path(f"{name}/", getattr(views, name)) for name in VIEWS),
 ]

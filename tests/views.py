@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 
@@ -59,3 +60,11 @@ async def awrite(request: HttpRequest) -> HttpResponse:
     for key, value in request.GET.items():
         await request.session.aset(key, json.loads(value))
     return HttpResponse("written")
+
+
+def message(request: HttpRequest) -> HttpResponse:
+    """Add a message (POST) or render the pending ones (GET)."""
+    if request.method == "POST":
+        messages.info(request, request.POST["text"])
+        return HttpResponse("added")
+    return HttpResponse(" | ".join(str(m) for m in messages.get_messages(request)))
