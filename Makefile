@@ -56,7 +56,7 @@ test-postgres: venv ## the tests marked `db`, on PostgreSQL
 test-notz: venv ## the stores' conformance tests again with USE_TZ = False
 	SESSIONKIT_TEST_USE_TZ=0 $(PY) -m pytest -q tests/backends $(PYTEST_ARGS)
 
-test: lint test-notz test-postgres test-sqlite ## lint, USE_TZ=False and PostgreSQL passes, then the whole suite
+test: lint typecheck test-notz test-postgres test-sqlite ## lint, mypy, USE_TZ=False and PostgreSQL passes, then the whole suite
 
 demo: venv ## migrate, create user demo / demo-password-123, serve on 127.0.0.1:8000
 	$(PY) manage.py migrate --noinput

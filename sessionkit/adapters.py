@@ -46,7 +46,7 @@ def prepare(
         session.genid = genid
         return
     if genid is not None:
-        session._get_new_session_key = genid  # type: ignore[method-assign]
+        setattr(session, "_get_new_session_key", genid)  # noqa: B010 (instance override)
     _track(session)
 
 
@@ -61,9 +61,10 @@ def _track(session: Any) -> None:
         return data
 
     def fail(exc: BaseException) -> StoreUnavailable:
-        session.failure = StoreUnavailable(type(session).__module__, exc)
-        logger.error("sessionkit: %s", session.failure)
-        return session.failure
+        error = StoreUnavailable(type(session).__module__, exc)
+        logger.error("sessionkit: %s", error)
+        session.failure = error
+        return error
 
     def tracked_load() -> dict[str, Any]:
         try:

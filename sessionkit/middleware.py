@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.sessions.backends.base import SessionBase, UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
@@ -63,11 +63,11 @@ def is_secure(request: HttpRequest, conf: SessionKitSettings) -> bool:
     """Whether the request is secure, as express-session decides with ``proxy``."""
     if conf.proxy is None:
         return request.is_secure()
-    if request._get_scheme() == "https":  # the connection itself
+    if request._get_scheme() == "https":  # type: ignore[attr-defined]  # the connection
         return True
     if not conf.proxy:
         return False
-    header = request.META.get("HTTP_X_FORWARDED_PROTO", "")
+    header = str(request.META.get("HTTP_X_FORWARDED_PROTO", ""))
     return header.split(",", 1)[0].strip().lower() == "https"
 
 
@@ -86,7 +86,7 @@ def plan(conf: SessionKitSettings, cookie: CookieState, session: SessionBase, st
     led_nowhere = cookie.present and (cookie.key is None or (session.accessed and not continued))
     if status >= 500:  # as Django: never save on a server error
         return Plan(False, False, clear_cookie=led_nowhere and key is None)
-    if continued:
+    if continued and original is not None:
         modified = current != original
         expiry_changed = original.get("_session_expiry") != current.get("_session_expiry")
         set_cookie = (
@@ -145,7 +145,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             and (conf.rolling or conf.resave or cookie.stale_signature)
         )
 
-    def process_response(
+    def process_response(  # type: ignore[override]
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
         context = self._context(request)
@@ -186,7 +186,9 @@ class SessionMiddleware(DjangoSessionMiddleware):
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         """Native async path: the store's async API, no thread hops."""
         self.process_request(request)
-        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]] = self.get_response
+        get_response = cast(
+            Callable[[HttpRequest], Awaitable[HttpResponseBase]], self.get_response
+        )
         response = await get_response(request)
         return await self.aprocess_response(request, response)
 
@@ -235,8 +237,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
                     max_age=cookie_max_age(session, conf, todo.keep_expiry),
                     path=cookie_conf.path,
                     domain=cookie_conf.domain,
-                    secure=secure or None,
-                    httponly=cookie_conf.httponly or None,
+                    secure=secure,
+                    httponly=cookie_conf.httponly,
                     samesite=cookie_conf.samesite or None,
                 )
                 patch_cache_control(response, private=True)

@@ -266,7 +266,7 @@ class SessionStore(SessionBase):
     def _pending(self, must_create: bool) -> tuple[str, Record, Delta | None]:
         """The record to write, and the delta against what the store holds."""
         assert self.session_key is not None
-        data = self._get_session(no_load=must_create)
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
         fields = to_fields(data)
         now = time.time()
         created = self._created if self._created is not None else now
