@@ -319,3 +319,23 @@ async def test_async_views_use_the_same_rules(async_client):
     async_client.cookies[NAME] = morsel.value
     response = await async_client.get("/aread/")
     assert json.loads(response.content)["value"] == 41
+
+
+# -- GENID -------------------------------------------------------------------------------
+
+
+def test_genid_callable_makes_the_ids_and_gets_the_request(client, settings):
+    settings.SESSIONKIT = {"GENID": "tests.views.genid"}
+    response = client.get("/write/?x=1")
+    client.cookies[NAME] = set_cookie(response).value
+    assert body(client.get("/read/"))["key"].startswith("gen-write-")
+
+
+def test_genid_returning_an_unusable_id_falls_back_to_a_random_one(client, settings, caplog):
+    settings.SESSIONKIT = {"GENID": "tests.views.bad_genid"}
+    with caplog.at_level(logging.ERROR, logger="sessionkit"):
+        response = client.get("/write/?x=1")
+    client.cookies[NAME] = set_cookie(response).value
+    key = body(client.get("/read/"))["key"]
+    assert key != "short" and len(key) >= 32
+    assert "GENID" in caplog.text

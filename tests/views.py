@@ -68,3 +68,14 @@ def message(request: HttpRequest) -> HttpResponse:
         messages.info(request, request.POST["text"])
         return HttpResponse("added")
     return HttpResponse(" | ".join(str(m) for m in messages.get_messages(request)))
+
+
+def genid(request: HttpRequest) -> str:
+    """A GENID callable: ids that carry the requesting path, to show the request is passed."""
+    import secrets
+
+    return f"gen-{request.path.strip('/')}-{secrets.token_hex(16)}"
+
+
+def bad_genid(request: HttpRequest) -> str:
+    return "short"
