@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 LINT_PATHS := $(wildcard sessionkit tests demo_project manage.py benchmarks)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test test-sqlite test-postgres test-notz lint format typecheck tox demo clean distclean
+.PHONY: help venv test test-sqlite test-postgres test-notz matrix lint format typecheck tox demo clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -69,6 +69,13 @@ clean: ## remove caches and build output (keeps .venv and the Django source cach
 
 distclean: clean ## also remove .venv and .cache
 	rm -rf $(VENV) .cache
+
+# CI runs the Django 6.1 environments too, for each interpreter this machine has.
+matrix: venv ## tox's Django 6.1 envs on the Python 3.12 / 3.13 interpreters found here
+	@envs=""; for v in 12 13; do \
+	  if command -v python3.$$v >/dev/null || { command -v pyenv >/dev/null && pyenv versions --bare | grep -q "^3\.$$v\."; }; then \
+	    envs="$$envs,py3$$v-django61"; else echo "make: python3.$$v not found; skipping py3$$v-django61"; fi; done; \
+	if [ -n "$$envs" ]; then $(MAKE) tox ARGS="-e $${envs#,}"; fi
 
 tox: venv ## the Python x Django matrix from tox.ini (ARGS="-e py312-django61" for one env)
 	@extra=""; if command -v pyenv >/dev/null; then root=$$(pyenv root); \
