@@ -79,9 +79,11 @@ def _fields_now(session: SessionBase, original: Fields | None) -> Fields:
 
 def plan(conf: SessionKitSettings, cookie: CookieState, session: SessionBase, status: int) -> Plan:
     """express-session's rules, with sessionkit's documented improvements."""
+    key = session.session_key
+    if cookie.key is not None and key == cookie.key and not session.accessed:
+        return Plan(False, False, False)  # a session this request never used: leave it be
     original = adapters.original_fields(session)
     current = _fields_now(session, original)
-    key = session.session_key
     continued = original is not None and key is not None and key == cookie.key
     led_nowhere = cookie.present and (cookie.key is None or (session.accessed and not continued))
     if status >= 500:  # as Django: never save on a server error

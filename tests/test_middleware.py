@@ -339,3 +339,14 @@ def test_genid_returning_an_unusable_id_falls_back_to_a_random_one(client, setti
     key = body(client.get("/read/"))["key"]
     assert key != "short" and len(key) >= 32
     assert "GENID" in caplog.text
+
+
+def test_valid_cookie_on_a_view_that_never_uses_the_session_costs_no_query(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    key = stored_session({"x": 1})
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/noop/", HTTP_COOKIE=cookie_header(key))
+    assert set_cookie(response) is None
+    assert captured.captured_queries == []
