@@ -1,0 +1,627 @@
+"""The Redis store against a real Redis: Django's session suite, data model, round trips
+(counted by Redis itself), conditional writes, concurrency, cycle_key, the per-user index,
+native async and an outage. No mocks, no fakeredis."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+import redis.asyncio
+from django.contrib.sessions.backends.base import CreateError
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.test import Client, SimpleTestCase, override_settings
+from django.urls import path
+from redis.crc import key_slot
+
+import sessionkit
+from sessionkit.backends import redis_scripts as lua
+from sessionkit.backends.base import ClientInfo, Record, hash_key
+from sessionkit.backends.redis import (
+    SessionStore,
+    async_client,
+    session_key_name,
+    store_settings,
+    sync_client,
+    user_key_name,
+)
+from sessionkit.management.commands import clearsessions
+from tests import servers
+from tests.backends.conformance import SessionTestsMixin
+
+pytestmark = pytest.mark.redis
+
+ENGINE = "sessionkit.backends.redis"
+PREFIX = "sessionkit:"
+COOKIE = "sessionid"
+
+
+# -- views of this module's own urlconf ---------------------------------------------------
+
+#: Set by the concurrency test: every request waits here once it has loaded the session.
+barrier: threading.Barrier | None = None
+
+
+def noop(request: HttpRequest) -> HttpResponse:
+    return HttpResponse("ok")
+
+
+def read(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(str(request.session.get("n", "")))
+
+
+def put(request: HttpRequest, key: str, value: str) -> HttpResponse:
+    if barrier is not None:
+        request.session.get("n")  # load, then wait until every request has loaded
+        barrier.wait(timeout=30)
+    request.session[key] = value
+    return HttpResponse("ok")
+
+
+def dump(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(dict(request.session.items()))
+
+
+def fill(request: HttpRequest) -> HttpResponse:
+    """A session of about 4 KB: 64 keys of 64 characters."""
+    for i in range(64):
+        request.session[f"k{i:02d}"] = "x" * 64
+    return HttpResponse("ok")
+
+
+def clobber(request: HttpRequest) -> HttpResponse:
+    """Load the session, let "another request" destroy it, then modify it."""
+    request.session.get("n")
+    sync_client().delete(session_key_name(PREFIX, hash_key(request.session.session_key or "")))
+    request.session["n"] = "after logout"
+    return HttpResponse("ok")
+
+
+urlpatterns = [
+    path("noop/", noop),
+    path("read/", read),
+    path("put/<str:key>/<str:value>/", put),
+    path("fill/", fill),
+    path("dump/", dump),
+    path("clobber/", clobber),
+]
+
+
+def redis_settings(url: str, **extra: Any) -> dict[str, Any]:
+    """Settings for requests on the Redis store at ``url`` through django-redis."""
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sessions": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": url},
+    }
+    return {
+        "CACHES": caches,
+        "SESSION_CACHE_ALIAS": "sessions",
+        "SESSION_ENGINE": ENGINE,
+        "ROOT_URLCONF": __name__,
+        **extra,
+    }
+
+
+def stored_key(session: SessionStore) -> str:
+    assert session.session_key is not None
+    return session_key_name(PREFIX, hash_key(session.session_key))
+
+
+# -- Django's own suite -------------------------------------------------------------------
+
+
+@override_settings(SESSION_CACHE_ALIAS="redis", SESSION_ENGINE=ENGINE)
+class RedisStoreConformanceTests(SessionTestsMixin, SimpleTestCase):
+    backend = SessionStore
+
+
+# -- data model -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    """The shared test Redis (flushed), used by the store through django-redis."""
+    with override_settings(SESSION_CACHE_ALIAS="redis", SESSION_ENGINE=ENGINE):
+        yield redis_client
+
+
+def test_session_is_one_hash_of_json_fields_keyed_by_hash_of_id(store: redis.Redis) -> None:
+    session = SessionStore()
+    session["cart"] = {"items": [1, 2]}
+    session["name"] = "Zoë"
+    session.save()
+    assert session.session_key is not None
+    key = stored_key(session)
+    assert store.type(key) == b"hash"
+    stored = store.hgetall(key)
+    assert stored[b"cart"] == b'{"items":[1,2]}'
+    assert stored[b"name"] == '"Zoë"'.encode()
+    assert {b"#created", b"#expires", b"#age", b"#seen"} <= set(stored)
+    assert all(session.session_key.encode() not in k for k in store.keys("*"))
+    # PEXPIREAT matches the stored expiry, to the millisecond.
+    assert store.pexpiretime(key) == int(stored[b"#expires"])
+
+
+def test_no_key_is_ever_left_without_a_ttl(store: redis.Redis) -> None:
+    session = SessionStore()
+    session["_auth_user_id"] = "7"
+    session.save()
+    session["n"] = 1
+    session.save()
+    session.cycle_key()
+    SessionStore(session.session_key).load()
+    keys = store.keys("*")
+    assert len(keys) == 2  # the session and the user's set
+    assert all(store.pttl(k) > 0 for k in keys)
+
+
+def test_user_keys_that_look_like_metadata_are_kept_apart(store: redis.Redis) -> None:
+    session = SessionStore()
+    session["#expires"] = "mine"
+    session["##user"] = [1]
+    session["#"] = None
+    session.save()
+    stored = store.hgetall(stored_key(session))
+    assert stored[b"##expires"] == b'"mine"'
+    assert int(stored[b"#expires"]) > time.time() * 1000
+    loaded = SessionStore(session.session_key)
+    assert dict(loaded.items()) == {"#expires": "mine", "##user": [1], "#": None}
+
+
+def test_read_pushes_expiry_back_and_returns_the_record_before_the_touch(
+    store: redis.Redis,
+) -> None:
+    session = SessionStore()
+    session["n"] = 1
+    session.save()
+    key = stored_key(session)
+    soon = int(time.time() * 1000) + 60_000
+    store.hset(key, "#expires", soon)
+    store.pexpireat(key, soon)
+    loaded = SessionStore(session.session_key)
+    assert loaded["n"] == 1
+    assert loaded.loaded_expires == soon / 1000  # as it was before the touch
+    assert int(store.hget(key, "#expires") or 0) > soon + 1_000_000
+    assert store.pexpiretime(key) == int(store.hget(key, "#expires") or 0)
+
+
+def test_expiry_date_is_not_extended_by_reads(store: redis.Redis) -> None:
+    session = SessionStore()
+    session.set_expiry(3600)  # int: rolling by an hour
+    session.save()
+    session2 = SessionStore()
+    from datetime import datetime, timedelta
+
+    session2.set_expiry(datetime.now() + timedelta(hours=1))  # a fixed date
+    session2.save()
+    key = stored_key(session2)
+    before = store.pexpiretime(key)
+    SessionStore(session2.session_key).load()
+    assert store.pexpiretime(key) == before
+    assert store.hget(key, "#age") is None
+
+
+def test_absolute_deadline_caps_the_ttl(store: redis.Redis) -> None:
+    with override_settings(SESSIONKIT={"ABSOLUTE_TIMEOUT": 60}):
+        session = SessionStore()
+        session["n"] = 1
+        session.save()
+        key = stored_key(session)
+        SessionStore(session.session_key).load()
+        assert store.pttl(key) <= 60_000
+        assert store.hget(key, "#deadline") is not None
+
+
+def test_create_never_overwrites_an_existing_id(store: redis.Redis) -> None:
+    first = SessionStore()
+    first["owner"] = "first"
+    first.save()
+    second = SessionStore(first.session_key)
+    second._session_cache = {"owner": "second"}
+    with pytest.raises(CreateError):
+        second.save(must_create=True)
+    assert SessionStore(first.session_key)["owner"] == "first"
+
+
+def test_update_of_a_destroyed_session_fails_and_writes_nothing(store: redis.Redis) -> None:
+    session = SessionStore()
+    session["n"] = 1
+    session.save()
+    key = stored_key(session)
+    store.delete(key)
+    record = Record({"n": "2"}, time.time(), time.time() + 60)
+    assert session._update(hash_key(session.session_key or ""), record, None) is False
+    assert not store.exists(key)
+
+
+def test_clear_expired_is_a_no_op_and_clearsessions_says_so(store: redis.Redis) -> None:
+    assert SessionStore.clear_expired() == 0
+    out = io.StringIO()
+    call_command(clearsessions.Command(), stdout=out)
+    assert "expires sessions by itself" in out.getvalue()
+
+
+def test_prefix_setting_and_its_validation(store: redis.Redis) -> None:
+    with override_settings(SESSIONKIT_REDIS={"PREFIX": "app1:sess:"}):
+        session = SessionStore()
+        session["n"] = 1
+        session.save()
+        assert store.exists(session_key_name("app1:sess:", hash_key(session.session_key or "")))
+    for bad in ({"PREFIX": "a{b}"}, {"PREFIX": 3}, {"NOPE": 1}, {"CLIENT_FACTORY": 1}):
+        with override_settings(SESSIONKIT_REDIS=bad), pytest.raises(ImproperlyConfigured):
+            store_settings()
+
+
+# -- cycle_key ------------------------------------------------------------------------------
+
+
+def test_cycle_key_renames_within_one_slot_and_the_old_id_is_gone(store: redis.Redis) -> None:
+    session = SessionStore()
+    session["n"] = 1
+    session.save()
+    old_key, old_id = stored_key(session), session.session_key
+    created = store.hget(old_key, "#created")
+    session["m"] = 2
+    session.cycle_key()
+    new_key = stored_key(session)
+    assert session.session_key != old_id
+    assert not store.exists(old_key)
+    assert key_slot(new_key.encode()) == key_slot(old_key.encode())
+    assert store.hget(new_key, "#created") == created
+    assert store.pttl(new_key) > 0
+    assert dict(SessionStore(session.session_key).items()) == {"n": 1, "m": 2}
+    assert not SessionStore().exists(old_id)
+
+
+def test_cycle_key_keeps_keys_written_concurrently_by_another_request(
+    store: redis.Redis,
+) -> None:
+    session = SessionStore()
+    session["n"] = 1
+    session.save()
+    loaded = SessionStore(session.session_key)
+    assert loaded.get("n") == 1
+    other = SessionStore(session.session_key)
+    other["cart"] = [1]
+    other.save()
+    loaded.cycle_key()
+    assert dict(SessionStore(loaded.session_key).items()) == {"n": 1, "cart": [1]}
+
+
+def test_cycle_key_of_a_session_destroyed_meanwhile_stores_it_afresh(
+    store: redis.Redis,
+) -> None:
+    session = SessionStore()
+    session["n"] = 1
+    session.save()
+    loaded = SessionStore(session.session_key)
+    assert loaded.get("n") == 1
+    store.delete(stored_key(session))
+    loaded.cycle_key()
+    assert loaded.session_key != session.session_key
+    assert SessionStore(loaded.session_key)["n"] == 1
+
+
+# -- per-user index -------------------------------------------------------------------------
+
+
+def _login(user_id: str, agent: str = "", ip: str = "") -> SessionStore:
+    """What Django's login() does to a session: cycle the key, then store the user."""
+    session = SessionStore()
+    session.client = ClientInfo(agent, ip)
+    session["cart"] = [1]
+    session.save()
+    session.cycle_key()
+    session["_auth_user_id"] = user_id
+    session.save()
+    return session
+
+
+def test_login_logout_and_listing_keep_the_users_set(store: redis.Redis) -> None:
+    with override_settings(SESSION_ENGINE=ENGINE):
+        phone = _login("42", "Phone", "10.0.0.1")
+        laptop = _login("42", "Laptop", "10.0.0.2")
+        _login("43")
+        assert store.smembers(user_key_name(PREFIX, "42")) == {
+            hash_key(phone.session_key or "").encode(),
+            hash_key(laptop.session_key or "").encode(),
+        }
+        rows = sessionkit.user_sessions("42", current=laptop)
+        assert [(r.user_agent, r.ip, r.current) for r in rows] == [
+            ("Laptop", "10.0.0.2", True),
+            ("Phone", "10.0.0.1", False),
+        ]
+        assert all(r.expires > r.created for r in rows)
+        phone.flush()  # logout
+        assert store.smembers(user_key_name(PREFIX, "42")) == {
+            hash_key(laptop.session_key or "").encode()
+        }
+        assert store.pttl(user_key_name(PREFIX, "42")) >= store.pttl(stored_key(laptop))
+
+
+def test_cycle_key_of_a_logged_in_session_moves_it_in_the_users_set(store: redis.Redis) -> None:
+    session = _login("42")
+    old = hash_key(session.session_key or "")
+    session.cycle_key()
+    assert store.smembers(user_key_name(PREFIX, "42")) == {
+        hash_key(session.session_key or "").encode()
+    }
+    assert old.encode() not in store.smembers(user_key_name(PREFIX, "42"))
+
+
+def test_switching_user_moves_the_session_between_sets(store: redis.Redis) -> None:
+    session = _login("42")
+    session["_auth_user_id"] = "43"
+    session.save()
+    assert store.smembers(user_key_name(PREFIX, "42")) == set()
+    assert store.scard(user_key_name(PREFIX, "43")) == 1
+    del session["_auth_user_id"]
+    session.save()
+    assert store.scard(user_key_name(PREFIX, "43")) == 0
+    assert store.hget(stored_key(session), "#user") is None
+
+
+def test_expired_sessions_are_pruned_from_the_set_on_read(store: redis.Redis) -> None:
+    with override_settings(SESSION_ENGINE=ENGINE):
+        keep, gone = _login("42"), _login("42")
+        store.delete(stored_key(gone))  # as if Redis had expired it
+        rows = sessionkit.user_sessions("42")
+        assert [r.sid for r in rows] == [hash_key(keep.session_key or "")]
+        assert store.smembers(user_key_name(PREFIX, "42")) == {
+            hash_key(keep.session_key or "").encode()
+        }
+
+
+def test_end_user_sessions_keeps_only_the_current_one(store: redis.Redis) -> None:
+    with override_settings(SESSION_ENGINE=ENGINE):
+        here, *others = (_login("42") for _ in range(4))
+        other_user = _login("43")
+        assert sessionkit.end_user_sessions("42", keep=here) == 3
+        assert all(not store.exists(stored_key(s)) for s in others)
+        assert store.exists(stored_key(here)) and store.exists(stored_key(other_user))
+        assert [r.sid for r in sessionkit.user_sessions("42")] == [
+            hash_key(here.session_key or "")
+        ]
+        assert sessionkit.end_user_sessions("42") == 1
+        assert not store.exists(stored_key(here))
+
+
+def test_user_set_ttl_is_renewed_when_a_touch_outlives_it(store: redis.Redis) -> None:
+    session = _login("42")
+    key, set_key = stored_key(session), user_key_name(PREFIX, "42")
+    store.hset(key, "#index", 1)  # the set "expires" before the session's next touch
+    store.pexpire(set_key, 5_000)
+    SessionStore(session.session_key).load()
+    assert store.pttl(set_key) > store.pttl(key)
+    assert int(store.hget(key, "#index") or 0) > int(store.hget(key, "#expires") or 0)
+
+
+# -- requests: round trips counted by Redis --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def counted_redis() -> Iterator[servers.RedisServer]:
+    """A private server: its INFO counters see only this module's traffic."""
+    server = servers.start_redis_server()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+class Counter:
+    """Round trips (``total_reads_processed``), bytes in and calls, from ``INFO``."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.before = self._snapshot()
+
+    def _snapshot(self) -> dict[str, Any]:
+        info: dict[str, Any] = self.client.info("all")
+        return info
+
+    def delta(self) -> tuple[int, int, dict[str, int]]:
+        """(round trips, bytes received, calls per command) since creation or last call."""
+        after = self._snapshot()
+        before, self.before = self.before, after
+        reads = after["total_reads_processed"] - before["total_reads_processed"] - 1
+        received = after["total_net_input_bytes"] - before["total_net_input_bytes"]
+        calls = {
+            name.removeprefix("cmdstat_"): stats["calls"] - before.get(name, {}).get("calls", 0)
+            for name, stats in after.items()
+            if name.startswith("cmdstat_") and name != "cmdstat_info"
+        }
+        received -= len(b"*2\r\n$4\r\nINFO\r\n$3\r\nall\r\n")
+        return reads, received, {k: v for k, v in calls.items() if v}
+
+
+@pytest.fixture
+def counted(counted_redis: servers.RedisServer) -> Iterator[tuple[Client, redis.Redis]]:
+    client = redis.Redis.from_url(counted_redis.url)
+    client.flushdb()
+    with override_settings(**redis_settings(counted_redis.url)):
+        browser = Client()
+        browser.get("/put/n/0/")  # warm up: connection handshake, script cache
+        browser.get("/read/")
+        try:
+            yield browser, client
+        finally:
+            client.close()
+
+
+def test_request_that_does_not_use_the_session_costs_nothing(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    browser, client = counted
+    counter = Counter(client)
+    assert browser.get("/noop/").status_code == 200
+    assert counter.delta() == (0, 0, {}), counter.delta()
+
+
+def test_read_and_touch_is_one_round_trip(counted: tuple[Client, redis.Redis]) -> None:
+    browser, client = counted
+    counter = Counter(client)
+    assert browser.get("/read/").content == b"0"
+    trips, _, calls = counter.delta()
+    assert trips == 1
+    assert calls["evalsha"] == 1
+    assert "hset" in calls and "pexpireat" in calls  # touched inside the script
+
+
+def test_rolling_touch_without_access_is_one_round_trip(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    browser, client = counted
+    with override_settings(SESSIONKIT={"ROLLING": True}):
+        counter = Counter(client)
+        response = browser.get("/noop/")
+        assert COOKIE in response.cookies
+        assert counter.delta()[0] == 1
+
+
+def test_new_session_is_created_in_one_round_trip(counted: tuple[Client, redis.Redis]) -> None:
+    _, client = counted
+    counter = Counter(client)
+    response = Client().get("/put/a/1/")
+    assert COOKIE in response.cookies
+    trips, _, calls = counter.delta()
+    assert trips == 1
+    assert calls["evalsha"] == 1
+
+
+def test_changing_one_key_of_a_4kb_session_writes_only_that_key(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    browser, client = counted
+    browser.get("/fill/")
+    key = next(k for k in client.keys(f"{PREFIX}{{*") if client.hexists(k, "k63"))
+    size = sum(len(k) + len(v) for k, v in client.hgetall(key).items())
+    assert size > 4096
+    counter = Counter(client)
+    assert browser.get("/put/k07/y/").status_code == 200
+    trips, received, calls = counter.delta()
+    assert trips == 2  # read-and-touch, then the delta write
+    assert calls["evalsha"] == 2
+    assert received < 1024, received  # the changed key and metadata, not the session
+    assert client.hget(key, "k07") == b'"y"'
+    assert client.hget(key, "k08") == b'"' + b"x" * 64 + b'"'
+
+
+def test_saving_a_session_destroyed_by_another_request_answers_400(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    browser, client = counted
+    response = browser.get("/clobber/")
+    assert response.status_code == 400
+    assert not client.keys(f"{PREFIX}{{*")  # not resurrected
+
+
+def test_fifty_concurrent_requests_changing_different_keys_all_survive(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    global barrier
+    browser, _ = counted
+    cookie = browser.cookies[COOKIE].value
+    n = 50
+    barrier = threading.Barrier(n)
+    statuses: list[int] = []
+
+    def request(i: int) -> None:
+        own = Client()
+        own.cookies[COOKIE] = cookie
+        statuses.append(own.get(f"/put/key{i}/{i}/").status_code)
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(n)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        barrier = None
+    assert statuses == [200] * n
+    data = browser.get("/dump/").json()
+    assert {k: v for k, v in data.items() if k.startswith("key")} == {
+        f"key{i}": str(i) for i in range(n)
+    }
+
+
+# -- Redis down -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_redis_down_answers_503_and_recovers_without_a_restart(
+    restartable_redis: servers.RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with override_settings(**redis_settings(restartable_redis.url)):
+        browser = Client()
+        assert browser.get("/put/n/1/").status_code == 200
+        assert browser.get("/read/").content == b"1"
+        restartable_redis.stop()
+        started = time.monotonic()
+        with caplog.at_level("ERROR", logger="sessionkit"):
+            response = browser.get("/read/")
+        assert response.status_code == 503
+        assert time.monotonic() - started < 5
+        assert "sessionkit.backends.redis" in caplog.text
+        restartable_redis.start()
+        response = browser.get("/put/n/2/")  # the data died with the server: a new session
+        assert response.status_code == 200
+        assert browser.get("/read/").content == b"2"
+
+
+# -- native async -------------------------------------------------------------------------
+
+
+async def test_async_api_uses_a_native_client_per_event_loop(store: redis.Redis) -> None:
+    client = async_client()
+    assert isinstance(client, redis.asyncio.Redis)
+    assert async_client() is client
+    session = SessionStore()
+    await session.aset("n", 1)
+    await session.asave()
+    loaded = SessionStore(session.session_key)
+    assert await loaded.aget("n") == 1
+    await loaded.aset("_auth_user_id", "42")
+    await loaded.acycle_key()
+    await loaded.asave()
+    assert not await SessionStore().aexists(session.session_key)
+    assert await SessionStore().aexists(loaded.session_key)
+    assert store.smembers(user_key_name(PREFIX, "42")) == {
+        hash_key(loaded.session_key or "").encode()
+    }
+    await loaded.adelete()
+    assert store.keys("*") == []
+
+    def other_loop() -> Any:
+        return asyncio.run(_client_in_new_loop())
+
+    other = await asyncio.to_thread(other_loop)
+    assert other is not client
+
+
+async def _client_in_new_loop() -> Any:
+    return async_client()
+
+
+async def test_async_update_of_a_destroyed_session_is_refused(store: redis.Redis) -> None:
+    session = SessionStore()
+    await session.aset("n", 1)
+    await session.asave()
+    store.delete(stored_key(session))
+    record = Record({"n": "2"}, time.time(), time.time() + 60)
+    assert await session._aupdate(hash_key(session.session_key or ""), record, None) is False
+    assert await session._ainsert(hash_key(session.session_key or ""), record) is True
+    assert await session._ainsert(hash_key(session.session_key or ""), record) is False
+
+
+def test_scripts_have_stable_shas() -> None:
+    assert len({lua.FETCH.sha, lua.INSERT.sha, lua.UPDATE.sha, lua.RENAME.sha}) == 4
