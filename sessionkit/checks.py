@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
 from sessionkit.conf import MIN_SECRET_LENGTH, get_settings, parse
 
@@ -31,6 +32,8 @@ def check_settings(
                 id="sessionkit.W001",
             )
         )
+    if engine == "sessionkit.backends.redis":
+        messages += _redis_store_messages()
     if "sessionkit.middleware.SessionMiddleware" not in settings.MIDDLEWARE:
         messages.append(
             checks.Warning(
@@ -41,6 +44,31 @@ def check_settings(
             )
         )
     return messages
+
+
+def _redis_store_messages() -> list[checks.CheckMessage]:
+    try:
+        from sessionkit.backends.redis import store_settings
+    except ImportError as exc:
+        return [
+            checks.Error(
+                f"SESSION_ENGINE is sessionkit.backends.redis but {exc.name} is not installed.",
+                hint='pip install "sessionkit[redis]"',
+                id="sessionkit.E011",
+            )
+        ]
+    try:
+        store_settings()
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(
+                str(exc),
+                hint="SESSIONKIT_REDIS takes PREFIX (no braces), CLIENT_FACTORY and "
+                "ASYNC_CLIENT_FACTORY (dotted paths).",
+                id="sessionkit.E010",
+            )
+        ]
+    return []
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -141,6 +141,14 @@ class _Parser:
         return default
 
 
+def _encodable(secret: str) -> bool:
+    try:
+        secret.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], bool]:
     derived = tuple(
         derive_key(key)
@@ -170,6 +178,16 @@ def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], boo
             "Use a long random string, e.g. from secrets.token_urlsafe(48).",
         )
         values = [v for v in values if v]
+        if not values:
+            return derived, False
+    if any(not _encodable(v) for v in values):
+        # e.g. os.environ's surrogate escapes for bytes that are not UTF-8
+        p.error(
+            "E003",
+            "SESSIONKIT['SECRET'] contains a secret that cannot be encoded as UTF-8.",
+            "Use a long random string, e.g. from secrets.token_urlsafe(48).",
+        )
+        values = [v for v in values if _encodable(v)]
         if not values:
             return derived, False
     if any(len(v) < MIN_SECRET_LENGTH for v in values):

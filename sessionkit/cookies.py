@@ -7,6 +7,7 @@ double quotes and percent-decodes. We follow express-session so both sides agree
 
 from __future__ import annotations
 
+import contextlib
 import re
 from urllib.parse import unquote
 
@@ -31,12 +32,11 @@ def read_cookie(header: str, name: str) -> str | None:
         value = value.strip(_OWS)
         if len(value) > MAX_VALUE_LENGTH:
             return None
-        if len(value) >= 2 and value[0] == value[-1] == '"':
+        if value[:1] == value[-1:] == '"':  # as cookie.parse: a lone '"' becomes ''
             value = value[1:-1]
         if "%" in value and not _BAD_ESCAPE.search(value):
-            try:
+            # Not UTF-8: decodeURIComponent throws and cookie.parse keeps the raw value.
+            with contextlib.suppress(UnicodeDecodeError):
                 value = unquote(value, errors="strict")
-            except UnicodeDecodeError:
-                pass  # decodeURIComponent throws; cookie.parse then keeps the raw value
         return value
     return None

@@ -7,7 +7,6 @@ import logging
 import time
 
 import pytest
-from django.test import override_settings
 
 from sessionkit.backends.base import hash_key
 from sessionkit.conf import derive_key
@@ -183,8 +182,9 @@ def test_cycle_key_moves_data_to_a_new_id_and_deletes_the_old(client):
     assert body(client.get("/read/"))["value"] == "kept"
 
 
-@override_settings(SECRET_KEY="new-secret-key-" + "n" * 40, SECRET_KEY_FALLBACKS=["o" * 50])
 def test_cookie_signed_with_an_old_secret_is_resigned_keeping_its_expiry(client, settings):
+    settings.SECRET_KEY = "new-secret-key-" + "n" * 40
+    settings.SECRET_KEY_FALLBACKS = ["o" * 50]
     settings.SESSIONKIT = {"ROLLING": False, "COOKIE": {"MAX_AGE": 3600}}
     key = stored_session({"x": 1}, aged=600)
     old = encode_cookie_value(key, derive_key("o" * 50))

@@ -35,6 +35,7 @@ import redis.cluster
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 from redis.exceptions import NoScriptError
 
@@ -79,8 +80,10 @@ class RedisStoreSettings:
     async_client_factory: str | None = None
 
 
+@functools.cache
 def store_settings() -> RedisStoreSettings:
-    """``SESSIONKIT_REDIS``, validated."""
+    """``SESSIONKIT_REDIS``, validated once (and again when ``override_settings`` changes it);
+    ``manage.py check`` reports a bad value as ``sessionkit.E010``."""
     raw: object = getattr(settings, SETTING, None) or {}
     if not isinstance(raw, Mapping):
         raise ImproperlyConfigured(f"{SETTING} must be a dict")
@@ -93,6 +96,14 @@ def store_settings() -> RedisStoreSettings:
     if any(f is not None and not isinstance(f, str) for f in factories):
         raise ImproperlyConfigured(f"{SETTING} factories must be dotted paths (strings)")
     return RedisStoreSettings(prefix, *factories)
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING:
+        store_settings.cache_clear()
+
+
+setting_changed.connect(_reload, dispatch_uid="sessionkit.backends.redis.reload")
 
 
 @functools.cache

@@ -1,0 +1,436 @@
+"""System checks: a bad ``SESSIONKIT`` value is a ``sessionkit.E00x``/``W00x`` message.
+
+CONTRACT section 2. Run through Django's own ``run_checks()`` (what ``manage.py check``
+does) and ``call_command("check", "--deploy")``, never by poking at the parser.
+"""
+
+from __future__ import annotations
+
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core import checks
+from django.core.checks import run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sessionkit.checks import check_deploy, check_settings
+from tests.test_conf import sessionkit_dicts
+
+GOOD_SECRET = "a-long-explicit-secret-for-the-tests-0123456789"
+BAD_TOKEN_CHARS = [";", ",", "=", "\r", "\n", " ", "\t"]
+
+# Settings a careful production deployment would use: no message at all, deploy included.
+SECURE_SESSIONKIT = {
+    "SECRET": [GOOD_SECRET, "an-older-secret-still-verifying-0123456789"],
+    "NAME": "connect.sid",
+    "RESAVE": False,
+    "SAVE_UNINITIALIZED": False,
+    "ROLLING": True,
+    "PROXY": True,
+    "GENID": "tests.test_conf.custom_genid",
+    "ABSOLUTE_TIMEOUT": 86400,
+    "COOKIE": {
+        "MAX_AGE": 3600,
+        "SECURE": "auto",
+        "HTTPONLY": True,
+        "SAMESITE": "Strict",
+        "DOMAIN": "example.com",
+        "PATH": "/",
+    },
+}
+
+
+def sessionkit_messages(*, deploy: bool = False, **overrides: Any) -> list[checks.CheckMessage]:
+    """sessionkit's messages from a full ``manage.py check`` under ``overrides``."""
+    with override_settings(**overrides):
+        messages = run_checks(include_deployment_checks=deploy)
+    return [m for m in messages if (m.id or "").startswith("sessionkit.")]
+
+
+def ids(messages: list[checks.CheckMessage]) -> list[str]:
+    return sorted(m.id or "" for m in messages)
+
+
+def assert_reported(messages: list[checks.CheckMessage], check_id: str) -> None:
+    """Exactly one message, with this id, the right level and a hint."""
+    assert ids(messages) == [check_id], [m.msg for m in messages]
+    (message,) = messages
+    expected_level = checks.ERROR if check_id.split(".")[1].startswith("E") else checks.WARNING
+    assert message.level == expected_level
+    assert message.hint
+    assert message.msg
+
+
+# --- valid settings ---------------------------------------------------------------------------
+
+
+def test_test_settings_give_no_sessionkit_messages() -> None:
+    assert sessionkit_messages() == []
+
+
+def test_valid_explicit_settings_give_no_sessionkit_messages() -> None:
+    assert sessionkit_messages(SESSIONKIT=SECURE_SESSIONKIT) == []
+
+
+def test_secure_settings_give_no_sessionkit_deploy_warnings() -> None:
+    assert sessionkit_messages(deploy=True, SESSIONKIT=SECURE_SESSIONKIT) == []
+
+
+@pytest.mark.parametrize(
+    "sessionkit",
+    [
+        {},
+        None,
+        {"SECRET": GOOD_SECRET},
+        {"COOKIE": {}},
+        {"COOKIE": None},
+        {"COOKIE": {"MAX_AGE": None}},
+        {"COOKIE": {"SAMESITE": False}},
+        {"COOKIE": {"SAMESITE": "None", "SECURE": True}},
+        {"COOKIE": {"SAMESITE": "None", "SECURE": "auto"}},
+        {"PROXY": False},
+        {"PROXY": None},
+        {"GENID": None},
+        {"ABSOLUTE_TIMEOUT": None},
+        {"ABSOLUTE_TIMEOUT": 1},
+    ],
+)
+def test_valid_values_give_no_sessionkit_messages(sessionkit: object) -> None:
+    assert sessionkit_messages(SESSIONKIT=sessionkit) == []
+
+
+# --- each bad value and its id ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sessionkit", ["SECRET=abc", ["SECRET"], 42, True])
+def test_sessionkit_not_a_dict_is_e001(sessionkit: object) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT=sessionkit), "sessionkit.E001")
+
+
+@pytest.mark.parametrize("key", ["SECERT", "secret", "MAX_AGE", "COOKIE_SECURE", 7])
+def test_unknown_key_is_e001_naming_the_key(key: object) -> None:
+    messages = sessionkit_messages(SESSIONKIT={key: True})
+    assert_reported(messages, "sessionkit.E001")
+    assert repr(key) in messages[0].msg
+
+
+@pytest.mark.parametrize(
+    "sessionkit",
+    [
+        {"RESAVE": "yes"},
+        {"RESAVE": 1},
+        {"SAVE_UNINITIALIZED": "False"},
+        {"SAVE_UNINITIALIZED": None},
+        {"ROLLING": "true"},
+        {"PROXY": "yes"},
+        {"PROXY": 1},
+        {"COOKIE": {"SECURE": "yes"}},
+        {"COOKIE": {"SECURE": "Auto"}},
+        {"COOKIE": {"SECURE": None}},
+        {"COOKIE": {"HTTPONLY": "true"}},
+        {"COOKIE": {"HTTPONLY": None}},
+    ],
+)
+def test_wrong_type_is_e002(sessionkit: dict[str, Any]) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT=sessionkit), "sessionkit.E002")
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["", [], [""], ["", ""], [GOOD_SECRET, ""], 42, None, {"key": GOOD_SECRET}, [GOOD_SECRET, 3]],
+)
+def test_empty_or_malformed_secret_is_e003(secret: object) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT={"SECRET": secret}), "sessionkit.E003")
+
+
+@pytest.mark.parametrize("secret", ["keyboard cat", "x", [GOOD_SECRET, "short-old-secret"]])
+def test_short_secret_is_w002(secret: object) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT={"SECRET": secret}), "sessionkit.W002")
+
+
+@pytest.mark.parametrize("samesite", ["lax", "strict", "none", "Nonee", "", True, 0, 1, ["Lax"]])
+def test_unknown_samesite_is_e004(samesite: object) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"COOKIE": {"SAMESITE": samesite}})
+    assert_reported(messages, "sessionkit.E004")
+
+
+def test_samesite_none_without_secure_is_e005() -> None:
+    messages = sessionkit_messages(SESSIONKIT={"COOKIE": {"SAMESITE": "None"}})
+    assert_reported(messages, "sessionkit.E005")
+    messages = sessionkit_messages(SESSIONKIT={"COOKIE": {"SAMESITE": "None", "SECURE": False}})
+    assert_reported(messages, "sessionkit.E005")
+
+
+def test_samesite_none_from_django_settings_without_secure_is_e005() -> None:
+    messages = sessionkit_messages(SESSION_COOKIE_SAMESITE="None", SESSION_COOKIE_SECURE=False)
+    assert_reported(messages, "sessionkit.E005")
+
+
+@pytest.mark.parametrize("char", BAD_TOKEN_CHARS)
+def test_cookie_name_with_a_separator_or_space_is_e006(char: str) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"NAME": f"sess{char}id"})
+    assert_reported(messages, "sessionkit.E006")
+
+
+@pytest.mark.parametrize("char", BAD_TOKEN_CHARS)
+def test_cookie_path_with_a_separator_or_space_is_e006(char: str) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"COOKIE": {"PATH": f"/app{char}x"}})
+    assert_reported(messages, "sessionkit.E006")
+
+
+@pytest.mark.parametrize("char", BAD_TOKEN_CHARS)
+def test_cookie_domain_with_a_separator_or_space_is_e006(char: str) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"COOKIE": {"DOMAIN": f"example{char}.com"}})
+    assert_reported(messages, "sessionkit.E006")
+
+
+@pytest.mark.parametrize(
+    "sessionkit",
+    [{"NAME": ""}, {"NAME": 5}, {"COOKIE": {"PATH": ""}}, {"COOKIE": {"DOMAIN": 5}}],
+)
+def test_empty_or_non_string_name_path_or_domain_is_e006(sessionkit: dict[str, Any]) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT=sessionkit), "sessionkit.E006")
+
+
+def test_bad_django_session_cookie_name_is_reported_too() -> None:
+    messages = sessionkit_messages(SESSION_COOKIE_NAME="session id")
+    assert_reported(messages, "sessionkit.E006")
+
+
+@pytest.mark.parametrize(
+    "genid",
+    [
+        "no.such.module.genid",
+        "tests.test_conf.no_such_function",
+        "tests.test_conf.NOT_CALLABLE",
+        "genid",  # not a dotted path
+        "",
+        42,
+    ],
+)
+def test_bad_genid_is_e007(genid: object) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT={"GENID": genid}), "sessionkit.E007")
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 1.5, "3600", True, [3600]])
+def test_bad_max_age_is_e008(seconds: object) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"COOKIE": {"MAX_AGE": seconds}})
+    assert_reported(messages, "sessionkit.E008")
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 1.5, "3600", False])
+def test_bad_absolute_timeout_is_e008(seconds: object) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"ABSOLUTE_TIMEOUT": seconds})
+    assert_reported(messages, "sessionkit.E008")
+
+
+@pytest.mark.parametrize("age", [0, -1, "1209600"])
+def test_bad_session_cookie_age_is_reported_once_as_e008(age: object) -> None:
+    assert_reported(sessionkit_messages(SESSION_COOKIE_AGE=age), "sessionkit.E008")
+
+
+@pytest.mark.parametrize("cookie", ["Secure; HttpOnly", ["MAX_AGE"], 3600, True])
+def test_cookie_not_a_dict_is_e009(cookie: object) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT={"COOKIE": cookie}), "sessionkit.E009")
+
+
+@pytest.mark.parametrize("key", ["MAXAGE", "max_age", "EXPIRES", "NAME", 1])
+def test_unknown_cookie_key_is_e009_naming_the_key(key: object) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"COOKIE": {key: 1}})
+    assert_reported(messages, "sessionkit.E009")
+    assert repr(key) in messages[0].msg
+
+
+def test_every_bad_value_is_reported_at_once() -> None:
+    messages = sessionkit_messages(
+        SESSIONKIT={
+            "TYPO": 1,
+            "RESAVE": "no",
+            "SECRET": "",
+            "GENID": "nope",
+            "ABSOLUTE_TIMEOUT": -5,
+            "COOKIE": {"SAMESITE": "lax", "PATH": "/a b", "EXTRA": 1},
+        }
+    )
+    assert ids(messages) == [
+        "sessionkit.E001",
+        "sessionkit.E002",
+        "sessionkit.E003",
+        "sessionkit.E004",
+        "sessionkit.E006",
+        "sessionkit.E007",
+        "sessionkit.E008",
+        "sessionkit.E009",
+    ]
+    assert all(m.hint for m in messages)
+
+
+# --- engine and middleware ------------------------------------------------------------------
+
+
+def test_absolute_timeout_with_a_django_engine_is_w001() -> None:
+    messages = sessionkit_messages(
+        SESSION_ENGINE="django.contrib.sessions.backends.db",
+        SESSIONKIT={"ABSOLUTE_TIMEOUT": 3600},
+    )
+    assert_reported(messages, "sessionkit.W001")
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "sessionkit.backends.db",
+        "sessionkit.backends.cache",
+        "sessionkit.backends.memory",
+    ],
+)
+def test_absolute_timeout_with_a_sessionkit_engine_is_fine(engine: str) -> None:
+    assert sessionkit_messages(SESSION_ENGINE=engine, SESSIONKIT={"ABSOLUTE_TIMEOUT": 3600}) == []
+
+
+def test_django_engine_without_absolute_timeout_is_fine() -> None:
+    assert sessionkit_messages(SESSION_ENGINE="django.contrib.sessions.backends.db") == []
+
+
+def test_missing_middleware_is_w003() -> None:
+    from django.conf import settings
+
+    middleware = [m for m in settings.MIDDLEWARE if m != "sessionkit.middleware.SessionMiddleware"]
+    assert_reported(sessionkit_messages(MIDDLEWARE=middleware), "sessionkit.W003")
+
+
+# --- deploy checks ------------------------------------------------------------------------
+
+
+def deploy_only(**sessionkit: Any) -> list[checks.CheckMessage]:
+    """Deploy-time sessionkit messages for otherwise secure settings changed by ``sessionkit``."""
+    merged = {**SECURE_SESSIONKIT, **sessionkit}
+    merged["COOKIE"] = {**SECURE_SESSIONKIT["COOKIE"], **sessionkit.get("COOKIE", {})}
+    return sessionkit_messages(deploy=True, SESSIONKIT=merged)
+
+
+def test_insecure_cookie_is_w010_on_deploy_only() -> None:
+    assert_reported(deploy_only(PROXY=None, COOKIE={"SECURE": False}), "sessionkit.W010")
+    assert sessionkit_messages(SESSIONKIT={"COOKIE": {"SECURE": False}}) == []
+
+
+def test_insecure_cookie_from_django_settings_is_w010() -> None:
+    messages = sessionkit_messages(deploy=True, SESSION_COOKIE_SECURE=False)
+    assert "sessionkit.W010" in ids(messages)
+    messages = sessionkit_messages(deploy=True, SESSION_COOKIE_SECURE=True)
+    assert "sessionkit.W010" not in ids(messages)
+
+
+def test_auto_secure_cookie_is_fine_on_deploy() -> None:
+    assert deploy_only(COOKIE={"SECURE": "auto"}) == []
+
+
+def test_cookie_without_httponly_is_w011() -> None:
+    assert_reported(deploy_only(COOKIE={"HTTPONLY": False}), "sessionkit.W011")
+
+
+def test_cookie_without_samesite_is_w012() -> None:
+    assert_reported(deploy_only(COOKIE={"SAMESITE": False}), "sessionkit.W012")
+
+
+def test_samesite_lax_is_fine_on_deploy() -> None:
+    assert deploy_only(COOKIE={"SAMESITE": "Lax"}) == []
+
+
+def test_short_explicit_secret_is_w013_on_deploy() -> None:
+    messages = deploy_only(SECRET="keyboard cat")
+    assert ids(messages) == ["sessionkit.W002", "sessionkit.W013"]
+    assert all(m.hint for m in messages)
+
+
+def test_derived_secret_is_not_w013() -> None:
+    messages = sessionkit_messages(deploy=True, SECRET_KEY="short")
+    assert "sessionkit.W013" not in ids(messages)
+
+
+def test_non_ascii_secret_is_judged_by_characters_like_w002() -> None:
+    # 16 characters, 48 bytes in UTF-8: short by W002's measure, so W013 agrees.
+    messages = deploy_only(SECRET="\u20ac" * 16)
+    assert ids(messages) == ["sessionkit.W002", "sessionkit.W013"]
+
+
+def test_trusted_proxy_with_never_secure_cookie_is_w014() -> None:
+    messages = deploy_only(PROXY=True, COOKIE={"SECURE": False})
+    assert ids(messages) == ["sessionkit.W010", "sessionkit.W014"]
+    assert all(m.hint for m in messages)
+
+
+def test_check_deploy_command_fails_on_insecure_session_cookie() -> None:
+    with (
+        override_settings(SESSIONKIT={"COOKIE": {"SECURE": False, "HTTPONLY": False}}),
+        pytest.raises(SystemCheckError) as excinfo,
+    ):
+        call_command("check", "--deploy", "--fail-level", "WARNING", stdout=StringIO())
+    assert "sessionkit.W010" in str(excinfo.value)
+    assert "sessionkit.W011" in str(excinfo.value)
+
+
+def test_check_command_fails_on_a_bad_value() -> None:
+    with (
+        override_settings(SESSIONKIT={"COOKIE": {"SAMESITE": "None"}}),
+        pytest.raises(SystemCheckError, match=r"sessionkit\.E005"),
+    ):
+        call_command("check", stdout=StringIO(), stderr=StringIO())
+
+
+def test_check_command_passes_with_secure_settings() -> None:
+    out, err = StringIO(), StringIO()
+    with override_settings(SESSIONKIT=SECURE_SESSIONKIT):
+        call_command("check", "--deploy", stdout=out, stderr=err)
+    assert "sessionkit." not in out.getvalue() + err.getvalue()
+
+
+# --- direct calls --------------------------------------------------------------------------
+
+
+def test_check_functions_follow_the_current_settings() -> None:
+    with override_settings(SESSIONKIT={"RESAVE": "yes", "COOKIE": {"HTTPONLY": False}}):
+        assert ids(check_settings()) == ["sessionkit.E002"]
+        assert "sessionkit.W011" in ids(check_deploy())
+    assert check_settings() == []
+    assert "sessionkit.W011" not in ids(check_deploy())
+
+
+@given(raw=sessionkit_dicts)
+def test_arbitrary_settings_never_make_the_checks_raise(raw: dict[Any, Any]) -> None:
+    with override_settings(SESSIONKIT=raw):
+        messages = [*check_settings(), *check_deploy()]
+    for message in messages:
+        assert (message.id or "").startswith("sessionkit.")
+        assert message.hint
+
+
+@given(name=st.text(min_size=1, max_size=10))
+def test_a_cookie_name_is_accepted_only_without_separators(name: str) -> None:
+    with override_settings(SESSIONKIT={"NAME": name}):
+        reported = "sessionkit.E006" in ids(check_settings())
+    has_bad = any(c in name for c in ";,=") or any(c.isspace() or ord(c) < 32 for c in name)
+    if has_bad:
+        assert reported
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"PREFIX": "bad{tag}"}, {"UNKNOWN": 1}, {"CLIENT_FACTORY": 42}, "not a dict"],
+)
+def test_bad_redis_store_setting_is_e010(value: Any) -> None:
+    with override_settings(SESSION_ENGINE="sessionkit.backends.redis", SESSIONKIT_REDIS=value):
+        ids = [m.id for m in check_settings()]
+    assert "sessionkit.E010" in ids
+
+
+def test_good_redis_store_setting_gives_no_message() -> None:
+    with override_settings(
+        SESSION_ENGINE="sessionkit.backends.redis", SESSIONKIT_REDIS={"PREFIX": "app:"}
+    ):
+        assert [m.id for m in check_settings()] == []
