@@ -102,6 +102,11 @@ def touches(session: Any) -> bool:
     return isinstance(session, KitStore)
 
 
+def destroyed(session: Any) -> bool:
+    """Whether ``flush()`` ended the session during this request."""
+    return bool(getattr(session, "destroyed", False))
+
+
 def failure(session: Any) -> StoreUnavailable | None:
     return getattr(session, "failure", None)
 

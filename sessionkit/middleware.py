@@ -88,6 +88,8 @@ def plan(conf: SessionKitSettings, cookie: CookieState, session: SessionBase, st
     led_nowhere = cookie.present and (cookie.key is None or (session.accessed and not continued))
     if status >= 500:  # as Django: never save on a server error
         return Plan(False, False, clear_cookie=led_nowhere and key is None)
+    if key is None and not current and (original is not None or adapters.destroyed(session)):
+        return Plan(False, False, clear_cookie=cookie.present)  # flush(): no new session
     if continued and original is not None:
         modified = current != original
         expiry_changed = original.get("_session_expiry") != current.get("_session_expiry")

@@ -350,3 +350,11 @@ def test_valid_cookie_on_a_view_that_never_uses_the_session_costs_no_query(clien
         response = client.get("/noop/", HTTP_COOKIE=cookie_header(key))
     assert set_cookie(response) is None
     assert captured.captured_queries == []
+
+
+def test_flush_with_save_uninitialized_clears_cookie_and_creates_nothing(client, settings):
+    settings.SESSIONKIT = {"SAVE_UNINITIALIZED": True}
+    key = stored_session({"x": 1})
+    response = client.get("/flush/", HTTP_COOKIE=cookie_header(key))
+    assert set_cookie(response)["max-age"] == 0
+    assert Session.objects.count() == 0

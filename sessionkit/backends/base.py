@@ -115,6 +115,8 @@ class SessionStore(SessionBase):
         #: Set by the middleware: who is making the request, and the GENID hook.
         self.client = ClientInfo()
         self.genid: Callable[[], str] | None = None
+        #: Whether ``flush()`` ended the session (the cookie is then cleared, not replaced).
+        self.destroyed = False
         #: The error that made the store unavailable during this request, if any.
         self.failure: StoreUnavailable | None = None
         #: The stored expiry as loaded (before any touch), for re-signing a cookie.
@@ -368,10 +370,12 @@ class SessionStore(SessionBase):
     def flush(self) -> None:
         super().flush()
         self._created = self.deadline = None
+        self.destroyed = True
 
     async def aflush(self) -> None:
         await super().aflush()
         self._created = self.deadline = None
+        self.destroyed = True
 
     @classmethod
     def clear_expired(cls) -> int:  # type: ignore[override]
