@@ -224,6 +224,99 @@ def redis_url() -> str:
     return start_redis_server().url_for(REDIS_TEST_DB)
 
 
+class RedisSentinel:
+    """A private Redis Sentinel (``redis-server <conf> --sentinel``) on a loopback port,
+    monitoring one master as ``service`` with a quorum of 1."""
+
+    def __init__(self, master_port: int, service: str = "mymaster") -> None:
+        self.master_port = master_port
+        self.service = service
+        self.port = free_port()
+        self.binary = find_redis_server()
+        self.dir = Path(tempfile.mkdtemp(prefix=f"sessionkit-sentinel-{self.port}-"))
+        self.conf = self.dir / "sentinel.conf"  # writable: Sentinel rewrites its config
+        self.process: subprocess.Popen[bytes] | None = None
+        atexit.register(self.cleanup)
+
+    @property
+    def pid(self) -> int | None:
+        """The sentinel's pid while it runs."""
+        process = self.process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def start(self) -> RedisSentinel:
+        """Start the sentinel and wait until it reports the master as up."""
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already taken")
+        self.conf.write_text(
+            f"port {self.port}\n"
+            f"bind {LOOPBACK}\n"
+            f"dir {self.dir}\n"
+            "daemonize no\n"
+            f"logfile {self.dir / 'sentinel.log'}\n"
+            f"sentinel monitor {self.service} {LOOPBACK} {self.master_port} 1\n"
+        )
+        self.process = subprocess.Popen(
+            [self.binary, str(self.conf), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=self.dir,
+            start_new_session=True,
+        )
+        try:
+            wait_until(self._master_up, f"sentinel on port {self.port} reporting the master")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _master_up(self) -> bool:
+        import redis
+
+        if self.process is None or self.process.poll() is not None:
+            log = self.dir / "sentinel.log"
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"redis sentinel exited at start:\n{tail}")
+        client: Any = redis.Redis(host=LOOPBACK, port=self.port, socket_timeout=1)
+        try:
+            addr = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
+            if not addr or int(addr[1]) != self.master_port:
+                return False
+            state = client.sentinel_master(self.service)
+            return bool(
+                state["is_master"]
+                and not state["is_sdown"]
+                and not state["is_disconnected"]
+                and state.get("role-reported") == "master"
+            )
+        except redis.exceptions.RedisError:
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Stop the sentinel (SIGTERM, then SIGKILL) by pid."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+    def cleanup(self) -> None:
+        """Stop the sentinel and remove its directory."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start_redis_sentinel(master_port: int, service: str = "mymaster") -> RedisSentinel:
+    """Start a private Redis Sentinel monitoring ``127.0.0.1:master_port`` as ``service``."""
+    return RedisSentinel(master_port, service).start()
+
+
 # ---------------------------------------------------------------------- PostgreSQL
 
 

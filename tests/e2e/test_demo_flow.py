@@ -1,4 +1,5 @@
-"""End to end: the demo project in a real server process, driven over HTTP with httpx."""
+"""End to end: the demo project in a real server process, driven over HTTP with httpx,
+once per session engine: the database store (SQLite) and the Redis store."""
 
 from __future__ import annotations
 
@@ -9,10 +10,17 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 import pytest
+import redis
+
+from sessionkit.backends.base import hash_key
+from sessionkit.backends.redis import session_key_name
+from tests import servers
 
 pytestmark = pytest.mark.e2e
 
@@ -20,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COOKIE_NAME = "sessionid"
 USERNAME, PASSWORD = "demo", "demo-password-123"
 REMEMBER_ME_SECONDS = 30 * 24 * 3600
+REDIS_PREFIX = "sessionkit:"
 
 
 def _free_port() -> int:
@@ -40,9 +49,21 @@ def _manage(env: dict[str, str], *args: str) -> None:
     assert result.returncode == 0, f"manage.py {' '.join(args)} failed:\n{result.stderr}"
 
 
-@pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("demo")
+@dataclass(frozen=True)
+class Demo:
+    """A running demo server: its URL, its session engine, and its Redis (redis engine)."""
+
+    url: str
+    engine: str
+    redis: redis.Redis | None
+
+
+@pytest.fixture(scope="module", params=["db", "redis"])
+def demo(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Demo]:
+    engine: str = request.param
+    tmp = tmp_path_factory.mktemp(f"demo-{engine}")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "demo_project.settings",
@@ -50,6 +71,14 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PYTHONUNBUFFERED": "1",
     }
     env.pop("DEMO_SESSION_ENGINE", None)
+    env.pop("DEMO_REDIS_URL", None)
+    client: redis.Redis | None = None
+    if engine == "redis":
+        redis_url = servers.redis_url()
+        env["DEMO_SESSION_ENGINE"] = "redis"
+        env["DEMO_REDIS_URL"] = redis_url
+        client = redis.Redis.from_url(redis_url)
+        client.flushdb()
     _manage(env, "migrate", "--no-input")
     _manage(env, "ensure_demo_user")
 
@@ -76,7 +105,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     pytest.fail(f"demo server not ready after 30s:\n{log_path.read_text()}")
                 time.sleep(0.1)
-        yield url
+        yield Demo(url, engine, client)
     finally:
         proc.terminate()
         try:
@@ -84,6 +113,17 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+        if client is not None:
+            client.close()
+
+
+def _redis_key(client: httpx.Client) -> str:
+    """The Redis hash of the session the client's cookie names (``s:<id>.<signature>``)."""
+    raw = unquote(client.cookies[COOKIE_NAME])
+    assert raw.startswith("s:"), raw
+    session_id = raw[2:].rpartition(".")[0]
+    assert session_id, raw
+    return session_key_name(REDIS_PREFIX, hash_key(session_id))
 
 
 def _csrf(html: str) -> str:
@@ -118,8 +158,8 @@ def _log_in(client: httpx.Client, *, remember: bool) -> httpx.Response:
     return client.post("/login/", data=data)
 
 
-def test_login_dashboard_logout(base_url: str) -> None:
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+def test_login_dashboard_logout(demo: Demo) -> None:
+    with httpx.Client(base_url=demo.url, timeout=10) as client:
         response = _log_in(client, remember=False)
         assert response.status_code == 302, response.text
         assert response.headers["location"].endswith("/dashboard/")
@@ -127,6 +167,11 @@ def test_login_dashboard_logout(base_url: str) -> None:
         assert set_cookie, f"no session cookie set on login: {response.headers}"
         assert set_cookie.startswith(f"{COOKIE_NAME}=s%3A"), set_cookie
         assert client.cookies[COOKIE_NAME].startswith("s%3A")
+        stored = _redis_key(client)
+        if demo.redis is not None:
+            assert demo.redis.exists(stored), f"{stored} not in Redis after login"
+            assert demo.redis.hget(stored, "_auth_user_id"), "no user in the stored session"
+            assert demo.redis.pttl(stored) > 0, "the session hash has no TTL"
 
         first = client.get("/dashboard/")
         assert first.status_code == 200
@@ -143,6 +188,8 @@ def test_login_dashboard_logout(base_url: str) -> None:
         assert cleared, f"logout did not clear the session cookie: {response.headers}"
         attrs = _attrs(cleared)
         assert attrs.get("max-age") == "0" or "1970" in attrs.get("expires", ""), cleared
+        if demo.redis is not None:
+            assert not demo.redis.exists(stored), f"{stored} still in Redis after logout"
 
         response = client.get("/dashboard/")
         assert response.status_code == 302
@@ -150,8 +197,8 @@ def test_login_dashboard_logout(base_url: str) -> None:
 
 
 @pytest.mark.parametrize("remember", [True, False])
-def test_remember_me_sets_cookie_lifetime(base_url: str, remember: bool) -> None:
-    with httpx.Client(base_url=base_url, timeout=10) as client:
+def test_remember_me_sets_cookie_lifetime(demo: Demo, remember: bool) -> None:
+    with httpx.Client(base_url=demo.url, timeout=10) as client:
         response = _log_in(client, remember=remember)
         assert response.status_code == 302, response.text
         set_cookie = _session_set_cookie(response)
@@ -162,6 +209,11 @@ def test_remember_me_sets_cookie_lifetime(base_url: str, remember: bool) -> None
         else:
             assert "max-age" not in attrs, set_cookie
             assert "expires" not in attrs, set_cookie
+        if demo.redis is not None:
+            ttl = demo.redis.pttl(_redis_key(client)) / 1000
+            assert ttl > 0, "the session hash has no TTL"
+            if remember:  # the server-side lifetime follows set_expiry()
+                assert abs(ttl - REMEMBER_ME_SECONDS) <= 60, ttl
 
         # Rolling keeps the same lifetime on the next response.
         dashboard = client.get("/dashboard/")
