@@ -19,6 +19,7 @@ import glob
 import importlib.util
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -46,6 +47,25 @@ def free_port() -> int:
         sock.bind((LOOPBACK, 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_cluster_port() -> int:
+    """A free port for a cluster node: at most 55535, with its bus port (+10000) free too."""
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(20000, 45000)
+        if _bindable(port) and _bindable(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
 
 
 def port_open(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
@@ -101,7 +121,9 @@ class RedisServer:
     """A private ``redis-server`` on a loopback port; can be stopped and restarted in place."""
 
     def __init__(self, port: int | None = None, *, cluster: bool = False) -> None:
-        self.port = port if port is not None else free_port()
+        if port is None:
+            port = free_cluster_port() if cluster else free_port()
+        self.port = port
         self.cluster = cluster
         self.binary = find_redis_server()
         self.dir = Path(tempfile.mkdtemp(prefix=f"sessionkit-redis-{self.port}-"))
