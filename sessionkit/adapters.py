@@ -9,14 +9,14 @@ too; they lack the extras (touch, delta writes), which the middleware then does 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
 
-from sessionkit.backends.base import ClientInfo, default_session_key, valid_session_key
+from sessionkit.backends.base import ClientInfo, generated_key
 from sessionkit.backends.base import SessionStore as KitStore
 from sessionkit.conf import SessionKitSettings
 from sessionkit.errors import StoreUnavailable
@@ -28,25 +28,19 @@ logger = logging.getLogger("sessionkit")
 _FOREIGN_UNAVAILABLE: tuple[type[BaseException], ...] = KitStore.unavailable_errors
 
 
-def _generate(genid: Callable[[HttpRequest], str], request: HttpRequest) -> str:
-    key = genid(request)
-    if valid_session_key(key):
-        return key
-    logger.error("sessionkit: GENID returned an unusable id %r; using a random one", key)
-    return default_session_key()
-
-
 def prepare(
     session: SessionBase, request: HttpRequest, conf: SessionKitSettings, client: ClientInfo
 ) -> None:
     """Give the store what it needs from the request: GENID, client info, tracking."""
-    genid = partial(_generate, conf.genid, request) if conf.genid else None
+    genid = partial(conf.genid, request) if conf.genid else None
     if isinstance(session, KitStore):
         session.client = client
         session.genid = genid
         return
-    if genid is not None:
-        setattr(session, "_get_new_session_key", genid)  # noqa: B010 (instance override)
+    if genid is not None:  # instance overrides: Django's engines have no GENID hook
+        generate = partial(generated_key, genid)
+        setattr(session, "_get_new_session_key", generate)  # noqa: B010
+        setattr(session, "_aget_new_session_key", sync_to_async(generate))  # noqa: B010
     _track(session)
 
 

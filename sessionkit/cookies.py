@@ -11,8 +11,8 @@ import contextlib
 import re
 from urllib.parse import unquote
 
-#: A cookie header larger than browsers send is not parsed at all.
-MAX_HEADER_LENGTH = 8192
+#: A cookie header larger than this is not parsed at all (browsers send far less).
+MAX_HEADER_LENGTH = 65536
 #: A session cookie value larger than this is ignored (browsers cap a cookie at 4 KB).
 MAX_VALUE_LENGTH = 4096
 # A ``%`` not followed by two hex digits makes decodeURIComponent throw.
@@ -22,7 +22,10 @@ _OWS = " \t"
 
 
 def read_cookie(header: str, name: str) -> str | None:
-    """The decoded value of the first cookie called exactly ``name``, or ``None``."""
+    """The decoded value of the first cookie called exactly ``name``, or ``None``.
+
+    An oversized value reads as ``""``: present but unusable, so the middleware clears it.
+    """
     if not header or len(header) > MAX_HEADER_LENGTH:
         return None
     for pair in header.split(";"):
@@ -31,7 +34,7 @@ def read_cookie(header: str, name: str) -> str | None:
             continue
         value = value.strip(_OWS)
         if len(value) > MAX_VALUE_LENGTH:
-            return None
+            return ""
         if value[:1] == value[-1:] == '"':  # as cookie.parse: a lone '"' becomes ''
             value = value[1:-1]
         if "%" in value and not _BAD_ESCAPE.search(value):

@@ -90,13 +90,14 @@ def plan(conf: SessionKitSettings, cookie: CookieState, session: SessionBase, st
         return Plan(False, False, clear_cookie=led_nowhere and key is None)
     if key is None and not current and (original is not None or adapters.destroyed(session)):
         return Plan(False, False, clear_cookie=cookie.present)  # flush(): no new session
-    if continued and original is not None:
+    if continued:
+        assert original is not None
         modified = current != original
         expiry_changed = original.get("_session_expiry") != current.get("_session_expiry")
         set_cookie = (
             conf.rolling
             or expiry_changed
-            or (modified and conf.cookie.max_age is not None)
+            or (modified and cookie_max_age(session, conf, False) is not None)
             or cookie.stale_signature
         )
         keep_expiry = set_cookie and not (conf.rolling or modified)

@@ -18,11 +18,6 @@ _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan
 _lenient = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
 
 
-def encode_value(value: Any) -> str:
-    """JSON text of one session value; raises ``TypeError`` for what JSON cannot hold."""
-    return _encoder.encode(value)
-
-
 def decode_value(text: str) -> Any:
     return json.loads(text)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import import_module
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase
@@ -13,6 +15,10 @@ from django.core.exceptions import ImproperlyConfigured
 
 from sessionkit.backends.base import Record, hash_key
 from sessionkit.backends.base import SessionStore as KitStore
+from sessionkit.errors import StoreUnavailable
+
+T = TypeVar("T")
+logger = logging.getLogger("sessionkit")
 
 
 @dataclass(frozen=True)
@@ -65,22 +71,34 @@ def _row(sid: str, record: Record, current: str | None) -> UserSession:
     )
 
 
+def _call(store: type[KitStore], fn: Callable[..., T], *args: Any) -> T:
+    """Run a store primitive; an unreachable store becomes ``StoreUnavailable`` (503)."""
+    try:
+        return fn(*args)
+    except store.unavailable_errors as exc:
+        error = StoreUnavailable(store.__module__, exc)
+        logger.error("sessionkit: %s", error)
+        raise error from exc
+
+
 def user_sessions(user: Any, current: SessionBase | None = None) -> list[UserSession]:
     """The user's live sessions, most recently seen first; ``current`` marks this one."""
-    here = _sid(current)
-    rows = [_row(sid, record, here) for sid, record in _store()._user_records(_user_id(user))]
+    here, store = _sid(current), _store()
+    records = _call(store, store._user_records, _user_id(user))
+    rows = [_row(sid, record, here) for sid, record in records]
     return sorted(rows, key=lambda row: row.last_seen, reverse=True)
 
 
 def end_user_sessions(user: Any, keep: SessionBase | str | None = None) -> int:
     """End all the user's sessions except ``keep`` ("log out other devices"); returns how many."""
-    return _store()._end_user_records(_user_id(user), _sid(keep))
+    store = _store()
+    return _call(store, store._end_user_records, _user_id(user), _sid(keep))
 
 
 def end_session(user: Any, sid: str) -> bool:
     """End one of the user's sessions by its ``sid`` (never another user's)."""
     store = _store()
-    if not any(s == sid for s, _ in store._user_records(_user_id(user))):
+    if not any(s == sid for s, _ in _call(store, store._user_records, _user_id(user))):
         return False
-    store()._remove(sid)
+    _call(store, store()._remove, sid)
     return True

@@ -358,3 +358,27 @@ def test_flush_with_save_uninitialized_clears_cookie_and_creates_nothing(client,
     response = client.get("/flush/", HTTP_COOKIE=cookie_header(key))
     assert set_cookie(response)["max-age"] == 0
     assert Session.objects.count() == 0
+
+
+def test_oversized_cookie_is_cleared(client):
+    response = client.get("/read/", HTTP_COOKIE=f"{NAME}=s%3A{'a' * 5000}")
+    assert body(response)["value"] is None
+    assert set_cookie(response)["max-age"] == 0
+
+
+def test_remember_me_cookie_is_resent_when_the_session_changes(client, settings):
+    settings.SESSIONKIT = {"COOKIE": {"MAX_AGE": None}}  # browser-session cookies by default
+    key = stored_session({"x": 1, "_session_expiry": 3600}, aged=60)
+    response = client.get("/write/?x=2", HTTP_COOKIE=cookie_header(key))
+    assert set_cookie(response)["max-age"] == 3600
+
+
+def test_save_on_an_id_the_store_does_not_hold_starts_a_new_session(db):
+    from sessionkit.backends.db import SessionStore
+
+    session = SessionStore("no-such-session-id-123")
+    session.clear()
+    session["x"] = 1
+    session.save()
+    assert session.session_key != "no-such-session-id-123"
+    assert SessionStore(session.session_key)["x"] == 1

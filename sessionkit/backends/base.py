@@ -86,6 +86,16 @@ def default_session_key() -> str:
     return secrets.token_urlsafe(24)
 
 
+def generated_key(genid: Callable[[], str] | None) -> str:
+    """An id from the ``GENID`` hook when it gives a usable one, else 192 random bits."""
+    if genid is not None:
+        key = genid()
+        if valid_session_key(key):
+            return key
+        logger.error("sessionkit: GENID returned an unusable id %r; using a random one", key)
+    return default_session_key()
+
+
 def valid_session_key(key: object) -> bool:
     return (
         isinstance(key, str)
@@ -196,15 +206,22 @@ class SessionStore(SessionBase):
         return valid_session_key(key)
 
     def _get_new_session_key(self) -> str:
-        if self.genid is not None:
-            key = self.genid()
-            if valid_session_key(key):
-                return key
-            logger.error("sessionkit: GENID returned an unusable id %r; using a random one", key)
-        return default_session_key()
+        return generated_key(self.genid)
 
     async def _aget_new_session_key(self) -> str:
-        return self._get_new_session_key()
+        if self.genid is None:
+            return default_session_key()
+        return await sync_to_async(generated_key)(self.genid)  # GENID may query the database
+
+    def get_expire_at_browser_close(self) -> bool:
+        if (expiry := self.get("_session_expiry")) is None:
+            return get_settings().cookie.max_age is None
+        return bool(expiry == 0)
+
+    async def aget_expire_at_browser_close(self) -> bool:
+        if (expiry := await self.aget("_session_expiry")) is None:
+            return get_settings().cookie.max_age is None
+        return bool(expiry == 0)
 
     def get_session_cookie_age(self) -> int:
         return get_settings().store_age
@@ -295,18 +312,27 @@ class SessionStore(SessionBase):
         self._saved = record.fields
         self._created, self.deadline = record.created, record.deadline
 
+    @property
+    def _unconfirmed(self) -> bool:
+        """An id the store was never seen to hold (``clear()`` skips loading)."""
+        return self._saved is None and self.original_fields is None
+
     def save(self, must_create: bool = False) -> None:
+        self._get_session(no_load=must_create)  # type: ignore[attr-defined]  # may drop the id
         if self.session_key is None:
             return self.create()
         sid, record, delta = self._pending(must_create)
-        ok = (
-            self._io(self._insert, sid, record)
-            if must_create
-            else self._io(self._update, sid, record, delta)
-        )
+        if must_create:
+            ok = self._io(self._insert, sid, record)
+        else:
+            ok = self._io(self._update, sid, record, delta)
+            if not ok and self._unconfirmed:  # not a session we had: start a new one
+                self._session_key = None
+                return self.create()
         self._saved_as(record, ok, must_create)
 
     async def asave(self, must_create: bool = False) -> None:
+        await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
         if self.session_key is None:
             return await self.acreate()
         sid, record, delta = self._pending(must_create)
@@ -314,6 +340,9 @@ class SessionStore(SessionBase):
             ok = await self._aio(self._ainsert, sid, record)
         else:
             ok = await self._aio(self._aupdate, sid, record, delta)
+            if not ok and self._unconfirmed:
+                self._session_key = None
+                return await self.acreate()
         self._saved_as(record, ok, must_create)
 
     def create(self) -> None:

@@ -1,15 +1,17 @@
 """A store over any Django cache (memcached, locmem, file, Redis via Django's cache...).
 
-The cache's own timeout expires sessions. Creation uses ``cache.add`` so an existing id is
-never overwritten; updates are read-check-write, so unlike the Redis store two requests
-racing on one session are last-writer-wins for the whole session.
+The cache's own timeout expires sessions, and reads extend it with ``cache.touch`` (so a
+read never re-creates a session that a concurrent logout deleted). Creation uses
+``cache.add`` so an existing id is never overwritten. Updates are read-check-write, not
+atomic: two requests racing on one session are last-writer-wins for the whole session, and
+a logout racing with a write can lose. Use the db or Redis store where that matters.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 from django.conf import settings
@@ -51,13 +53,21 @@ class SessionStore(BaseStore):
     def _timeout(record: Record, now: float) -> int:
         return max(1, int(record.expires - now) + 1)
 
-    def _fetch(self, sid: str, now: float) -> Record | None:
-        record = _unpack(self._cache.get(KEY_PREFIX + sid))
-        if record is None or not record.is_live(now):
+    @staticmethod
+    def _live(record: Record | None, now: float) -> Record | None:
+        """The record with its real expiry. A session with an idle age is extended by
+        ``cache.touch`` (the cache's timeout is authoritative, the stored one stale)."""
+        if record is None:
             return None
-        touched = record.touched(now)
-        if touched.expires - record.expires >= 1:
-            self._cache.set(KEY_PREFIX + sid, _pack(touched), self._timeout(touched, now))
+        if record.age is not None and record.age > 0:
+            record = replace(record, expires=max(record.expires, now + 1))
+        return record if record.is_live(now) else None
+
+    def _fetch(self, sid: str, now: float) -> Record | None:
+        record = self._live(_unpack(self._cache.get(KEY_PREFIX + sid)), now)
+        if record is not None and record.age is not None:
+            # touch, not set: a session deleted meanwhile (logout) stays deleted
+            self._cache.touch(KEY_PREFIX + sid, self._timeout(record.touched(now), now))
         return record
 
     def _insert(self, sid: str, record: Record) -> bool:
@@ -66,8 +76,7 @@ class SessionStore(BaseStore):
 
     def _update(self, sid: str, record: Record, delta: Delta | None) -> bool:
         now = time.time()
-        existing = _unpack(self._cache.get(KEY_PREFIX + sid))
-        if existing is None or not existing.is_live(now):
+        if self._live(_unpack(self._cache.get(KEY_PREFIX + sid)), now) is None:
             return False
         self._cache.set(KEY_PREFIX + sid, _pack(record), self._timeout(record, now))
         return True
@@ -76,8 +85,7 @@ class SessionStore(BaseStore):
         self._cache.delete(KEY_PREFIX + sid)
 
     def _contains(self, sid: str) -> bool:
-        record = _unpack(self._cache.get(KEY_PREFIX + sid))
-        return record is not None and record.is_live(time.time())
+        return self._live(_unpack(self._cache.get(KEY_PREFIX + sid)), time.time()) is not None
 
     @classmethod
     def _purge_expired(cls) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 
 from django.db import IntegrityError, router, transaction
 
@@ -72,9 +73,10 @@ class SessionStore(BaseStore):
         touched = record.touched(now)
         slack = min(TOUCH_SLACK_MAX, (record.age or 0) * TOUCH_SLACK)
         if touched.expires - record.expires > slack:
-            Session.objects.using(self._db(True)).filter(pk=sid).update(
-                expires=touched.expires, last_seen=now
-            )
+            Session.objects.using(self._db(True)).filter(
+                pk=sid,
+                expires__lt=touched.expires,  # never shorten a concurrent set_expiry
+            ).update(expires=touched.expires, last_seen=now)
         return record
 
     def _insert(self, sid: str, record: Record) -> bool:
@@ -87,12 +89,24 @@ class SessionStore(BaseStore):
         return True
 
     def _update(self, sid: str, record: Record, delta: Delta | None) -> bool:
-        updated = (
-            Session.objects.using(self._db(True))
-            .filter(pk=sid, expires__gt=time.time())
-            .update(**_columns(record))
-        )
-        return updated == 1
+        """Write ``record``; with a ``delta``, merge only the changed keys into the row as it
+        is now (locked), so concurrent requests that change different keys lose nothing."""
+        db = self._db(True)
+        live = Session.objects.using(db).filter(pk=sid, expires__gt=time.time())
+        if delta is None:
+            return live.update(**_columns(record)) == 1
+        with transaction.atomic(using=db):
+            row = live.select_for_update().only("data").first()
+            if row is None:
+                return False
+            try:
+                stored = to_fields(json.loads(row.data))
+            except ValueError:
+                stored = {}
+            fields = {k: v for k, v in stored.items() if k not in delta.removed}
+            fields.update(delta.changed)
+            live.update(**_columns(replace(record, fields=fields)))
+        return True
 
     def _remove(self, sid: str) -> None:
         Session.objects.using(self._db(True)).filter(pk=sid).delete()
