@@ -106,6 +106,22 @@ class _Parser:
     def error(self, id: str, msg: str, hint: str, level: str = "error") -> None:
         self.problems.append(Problem(id, msg, hint, level))  # type: ignore[arg-type]
 
+    def mapping(self, raw: Any, where: str, keys: frozenset[str], id: str) -> Mapping[Any, Any]:
+        """``raw`` as a dict of known keys; anything else is reported under ``id``."""
+        valid = ", ".join(sorted(keys))
+        if raw is None:
+            return {}
+        if not isinstance(raw, Mapping):
+            self.error(
+                id,
+                f"{where} must be a dict, not {type(raw).__name__}.",
+                f"Give a dict with keys among {valid}.",
+            )
+            return {}
+        for key in sorted(set(raw) - keys, key=str):
+            self.error(id, f"{where} has an unknown key {key!r}.", f"Valid keys: {valid}.")
+        return raw
+
     def boolean(self, raw: Mapping[str, Any], key: str, default: bool) -> bool:
         value = raw.get(key, default)
         if isinstance(value, bool):
@@ -202,21 +218,7 @@ def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], boo
 
 
 def _cookie(p: _Parser, raw: Any, idle: int) -> CookieSettings:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        p.error(
-            "E009",
-            f"SESSIONKIT['COOKIE'] must be a dict, not {type(raw).__name__}.",
-            "Give a dict with keys among " + ", ".join(sorted(COOKIE_KEYS)) + ".",
-        )
-        raw = {}
-    for key in sorted(set(raw) - COOKIE_KEYS, key=str):
-        p.error(
-            "E009",
-            f"SESSIONKIT['COOKIE'] has an unknown key {key!r}.",
-            "Valid keys: " + ", ".join(sorted(COOKIE_KEYS)) + ".",
-        )
+    raw = p.mapping(raw, "SESSIONKIT['COOKIE']", COOKIE_KEYS, "E009")
 
     # ``idle`` is SESSION_COOKIE_AGE already validated, so a bad value never leaks in here.
     default_age = None if settings.SESSION_EXPIRE_AT_BROWSER_CLOSE else idle
@@ -272,21 +274,7 @@ def _cookie(p: _Parser, raw: Any, idle: int) -> CookieSettings:
 def parse(raw: Any) -> SessionKitSettings:
     """Build the settings object from a raw ``SESSIONKIT`` value; never raises."""
     p = _Parser()
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        p.error(
-            "E001",
-            f"SESSIONKIT must be a dict, not {type(raw).__name__}.",
-            "Set SESSIONKIT = {...} with keys among " + ", ".join(sorted(TOP_LEVEL_KEYS)),
-        )
-        raw = {}
-    for key in sorted(set(raw) - TOP_LEVEL_KEYS, key=str):
-        p.error(
-            "E001",
-            f"SESSIONKIT has an unknown key {key!r}.",
-            "Valid keys: " + ", ".join(sorted(TOP_LEVEL_KEYS)) + ".",
-        )
+    raw = p.mapping(raw, "SESSIONKIT", TOP_LEVEL_KEYS, "E001")
 
     keys, explicit = _secrets(p, raw)
     name = p.token(

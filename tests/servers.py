@@ -68,6 +68,19 @@ def free_cluster_port() -> int:
     raise RuntimeError("no free port pair for a Redis Cluster node")
 
 
+def terminate(process: subprocess.Popen[bytes] | None) -> bool:
+    """Stop a server process by pid (SIGTERM, then SIGKILL); False if it was not running."""
+    if process is None or process.poll() is not None:
+        return False
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+    return True
+
+
 def port_open(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
     """Whether something accepts TCP connections on ``host:port``."""
     try:
@@ -209,14 +222,8 @@ class RedisServer:
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL) and wait until its port is free."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
+        if not terminate(process):
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
         wait_until(lambda: not port_open(self.port), f"port {self.port} freed", timeout=10)
 
     def cleanup(self) -> None:
@@ -319,14 +326,7 @@ class RedisSentinel:
     def stop(self) -> None:
         """Stop the sentinel (SIGTERM, then SIGKILL) by pid."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        terminate(process)
 
     def cleanup(self) -> None:
         """Stop the sentinel and remove its directory."""
