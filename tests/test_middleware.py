@@ -7,6 +7,8 @@ import logging
 import time
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 from sessionkit.backends.base import hash_key
 from sessionkit.conf import derive_key
@@ -319,6 +321,7 @@ async def test_async_views_use_the_same_rules(async_client):
     async_client.cookies[NAME] = morsel.value
     response = await async_client.get("/aread/")
     assert json.loads(response.content)["value"] == 41
+    await sync_to_async(connections.close_all)()  # the worker thread's connection
 
 
 # -- GENID -------------------------------------------------------------------------------
