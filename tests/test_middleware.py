@@ -9,6 +9,9 @@ import time
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from sessionkit.backends.base import hash_key
 from sessionkit.conf import derive_key
@@ -385,3 +388,41 @@ def test_save_on_an_id_the_store_does_not_hold_starts_a_new_session(db):
     session.save()
     assert session.session_key != "no-such-session-id-123"
     assert SessionStore(session.session_key)["x"] == 1
+
+
+# -- hostile input, generated -------------------------------------------------------------
+
+cookie_soup = st.lists(
+    st.sampled_from(
+        [
+            "sessionid",
+            "=",
+            ";",
+            " ",
+            '"',
+            "s:",
+            "s%3A",
+            ".",
+            "%",
+            "%zz",
+            "%FF",
+            "é",
+            "\t",
+            "a" * 40,
+            "SESSIONID",
+            ",",
+            "\\",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@hypothesis_settings(max_examples=150)
+@given(header=cookie_soup)
+def test_any_cookie_header_gives_a_fresh_session_never_an_error_or_a_leak(client, header):
+    victim = stored_session({"x": "victim's data"})
+    header = header.replace("VICTIM", victim)  # the real id, unsigned: must lead nowhere
+    response = client.get("/read/", HTTP_COOKIE=header)
+    assert response.status_code == 200
+    assert body(response) == {"value": None, "key": None}
