@@ -412,6 +412,7 @@ cookie_soup = st.lists(
             "SESSIONID",
             ",",
             "\\",
+            "VICTIM",
         ]
     ),
     max_size=40,
