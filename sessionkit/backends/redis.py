@@ -323,9 +323,7 @@ class SessionStore(BaseStore):
     expires_by_itself = True
     indexes_users = True
     unavailable_errors: ClassVar[tuple[type[BaseException], ...]] = (
-        *BaseStore.unavailable_errors,
-        redis.exceptions.ConnectionError,
-        redis.exceptions.TimeoutError,
+        *BaseStore.unavailable_errors,  # includes redis-py's ConnectionError and TimeoutError
         redis.exceptions.ClusterDownError,
         redis.exceptions.ReadOnlyError,
     )
