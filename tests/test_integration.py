@@ -81,3 +81,23 @@ def test_session_message_storage_round_trips(engine, client):
     client.post("/message/", {"text": "saved in the session"})
     assert client.get("/message/").content == b"saved in the session"
     assert client.get("/message/").content == b""
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_alogin_and_alogout_on_every_engine(engine):
+    from asgiref.sync import sync_to_async
+    from django.db import connections
+
+    async_client = sessionkit.test.AsyncClient()
+    await User.objects.acreate(username="async-ada")
+    await async_client.get("/awrite/?x=1")
+    anonymous = async_client.cookies["sessionid"].value
+    await async_client.get("/alogin/?username=async-ada")
+    logged_in = async_client.cookies["sessionid"].value
+    assert logged_in != anonymous  # alogin cycles the id
+    session = await async_client.asession()
+    assert await session.aget("_auth_user_id") is not None
+    response = await async_client.get("/alogout/")
+    assert response.cookies["sessionid"]["max-age"] == 0
+    assert not await session.aexists(session.session_key)
+    await sync_to_async(connections.close_all)()

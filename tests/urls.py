@@ -10,5 +10,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="admin/login.html")),
     path("message/", views.message),
+    path("alogin/", views.alogin_view),
+    path("alogout/", views.alogout_view),
     *(path(f"{name}/", getattr(views, name)) for name in VIEWS),
 ]

@@ -79,3 +79,19 @@ def genid(request: HttpRequest) -> str:
 
 def bad_genid(request: HttpRequest) -> str:
     return "short"
+
+
+async def alogin_view(request: HttpRequest) -> HttpResponse:
+    from django.contrib.auth import alogin
+    from django.contrib.auth.models import User
+
+    user = await User.objects.aget(username=request.GET["username"])
+    await alogin(request, user)
+    return HttpResponse("logged in")
+
+
+async def alogout_view(request: HttpRequest) -> HttpResponse:
+    from django.contrib.auth import alogout
+
+    await alogout(request)
+    return HttpResponse("logged out")
