@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
@@ -20,6 +19,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from sessionkit.cookies import MAX_HEADER_LENGTH, MAX_VALUE_LENGTH, read_cookie
+from tests.npm import npm_package
 
 # --- the name ---------------------------------------------------------------------------------
 
@@ -206,22 +206,7 @@ def test_any_percent_encoded_value_reads_back(value: str, before: dict[str, str]
 @pytest.fixture(scope="module")
 def cookie_parse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory where ``require('cookie')`` gives the version express-session uses."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm not on PATH: express-session interop not checked")
-    workdir: Path = tmp_path_factory.mktemp("cookie_parse")
-    try:
-        install = subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--silent", "cookie@~0.7.2"],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"npm install cookie failed: {exc}")
-    if install.returncode != 0:
-        pytest.skip(f"npm install cookie failed: {install.stderr.strip()[-300:]}")
-    return workdir
+    return npm_package(tmp_path_factory, "cookie@~0.7.2")
 
 
 FRAGMENTS = [

@@ -11,11 +11,9 @@ import hashlib
 import hmac
 import json
 import random
-import shutil
 import string
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +32,7 @@ from sessionkit.signing import (
     sign,
     unsign,
 )
+from tests.npm import npm_package
 
 # The example CONTRACT section 3 publishes (and cookie-signature's own README uses).
 VECTOR_SECRET = "keyboard cat"
@@ -313,22 +312,8 @@ NodeRunner = Callable[[str, Any], Any]
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> NodeRunner:
     """Run a Node script with express-session's ``cookie-signature`` on the require path."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node/npm not on PATH: express-session interop not checked")
-    workdir: Path = tmp_path_factory.mktemp("cookie_signature")
-    try:
-        install = subprocess.run(
-            # The version range express-session 1.18/1.19 depends on.
-            ["npm", "install", "--no-audit", "--no-fund", "--silent", "cookie-signature@~1.0.7"],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"npm install cookie-signature failed: {exc}")
-    if install.returncode != 0:
-        pytest.skip(f"npm install cookie-signature failed: {install.stderr.strip()[-300:]}")
+    # The version range express-session 1.18/1.19 depends on.
+    workdir = npm_package(tmp_path_factory, "cookie-signature@~1.0.7")
 
     def run(script: str, payload: Any) -> Any:
         done = subprocess.run(
