@@ -90,8 +90,7 @@ def plan(conf: SessionKitSettings, cookie: CookieState, session: SessionBase, st
         return Plan(False, False, clear_cookie=led_nowhere and key is None)
     if key is None and not current and (original is not None or adapters.destroyed(session)):
         return Plan(False, False, clear_cookie=cookie.present)  # flush(): no new session
-    if continued:
-        assert original is not None
+    if continued and original is not None:  # (the second test only informs the type checker)
         modified = current != original
         expiry_changed = original.get("_session_expiry") != current.get("_session_expiry")
         set_cookie = (
