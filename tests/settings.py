@@ -31,9 +31,9 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "sessionkit",  # before django.contrib.sessions: its clearsessions command wins
     "django.contrib.sessions",
     "django.contrib.messages",
-    "sessionkit",
     "tests",
 ]
 
