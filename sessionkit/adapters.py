@@ -8,7 +8,6 @@ too; they lack the extras (touch, delta writes), which the middleware then does 
 
 from __future__ import annotations
 
-import logging
 from functools import partial
 from typing import Any
 
@@ -21,8 +20,6 @@ from sessionkit.backends.base import SessionStore as KitStore
 from sessionkit.conf import SessionKitSettings
 from sessionkit.errors import StoreUnavailable
 from sessionkit.tracking import Fields, to_fields
-
-logger = logging.getLogger("sessionkit")
 
 #: What a Django engine raises when its store is down.
 _FOREIGN_UNAVAILABLE: tuple[type[BaseException], ...] = KitStore.unavailable_errors
@@ -55,8 +52,7 @@ def _track(session: Any) -> None:
         return data
 
     def fail(exc: BaseException) -> StoreUnavailable:
-        error = StoreUnavailable(type(session).__module__, exc)
-        logger.error("sessionkit: %s", error)
+        error = StoreUnavailable.logged(type(session).__module__, exc)
         session.failure = error
         return error
 

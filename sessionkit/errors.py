@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+
+logger = logging.getLogger("sessionkit")
+
 
 class StoreUnavailable(Exception):
     """The session store could not be reached; the middleware answers 503."""
@@ -10,6 +14,13 @@ class StoreUnavailable(Exception):
         super().__init__(f"session store {store} is unavailable: {cause}")
         self.store = store
         self.cause = cause
+
+    @classmethod
+    def logged(cls, store: str, cause: BaseException) -> StoreUnavailable:
+        """The error for ``store``, with the log line naming it (CONTRACT section 4)."""
+        error = cls(store, cause)
+        logger.error("sessionkit: %s", error)
+        return error
 
 
 def connection_errors() -> tuple[type[BaseException], ...]:

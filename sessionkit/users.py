@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +17,6 @@ from sessionkit.backends.base import SessionStore as KitStore
 from sessionkit.errors import StoreUnavailable
 
 T = TypeVar("T")
-logger = logging.getLogger("sessionkit")
 
 
 @dataclass(frozen=True)
@@ -76,9 +74,7 @@ def _call(store: type[KitStore], fn: Callable[..., T], *args: Any) -> T:
     try:
         return fn(*args)
     except store.unavailable_errors as exc:
-        error = StoreUnavailable(store.__module__, exc)
-        logger.error("sessionkit: %s", error)
-        raise error from exc
+        raise StoreUnavailable.logged(store.__module__, exc) from exc
 
 
 def user_sessions(user: Any, current: SessionBase | None = None) -> list[UserSession]:

@@ -133,8 +133,7 @@ class SessionStore(SessionBase):
         self.loaded_expires: float | None = None
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
-        self.failure = StoreUnavailable(type(self).__module__, exc)
-        logger.error("sessionkit: %s", self.failure)
+        self.failure = StoreUnavailable.logged(type(self).__module__, exc)
         return self.failure
 
     def _io(self, fn: Callable[..., Any], *args: Any) -> Any:

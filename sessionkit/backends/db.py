@@ -120,16 +120,17 @@ class SessionStore(BaseStore):
 
     @classmethod
     def _user_records(cls, user_id: str) -> list[tuple[str, Record]]:
-        rows = Session.objects.using(cls._db(False)).filter(
-            user_id=user_id, expires__gt=time.time()
-        )
+        now = time.time()
+        rows = Session.objects.using(cls._db(False)).filter(user_id=user_id, expires__gt=now)
         records = []
         for row in rows:
             try:
-                records.append((row.key_hash, _record(row)))
+                record = _record(row)
             except ValueError:
-                continue
-        return [(sid, r) for sid, r in records if r.is_live(time.time())]
+                continue  # undecodable: not a session anyone can use
+            if record.is_live(now):
+                records.append((row.key_hash, record))
+        return records
 
     @classmethod
     def _end_user_records(cls, user_id: str, keep: str | None) -> int:
