@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
-logger = logging.getLogger("sessionkit")
+logger = logging.getLogger(__name__)
 
 
 class StoreUnavailable(Exception):
@@ -21,6 +23,23 @@ class StoreUnavailable(Exception):
         error = cls(store, cause)
         logger.error("sessionkit: %s", error)
         return error
+
+
+@contextmanager
+def store_errors(
+    store: str,
+    errors: tuple[type[BaseException], ...],
+    failed: Callable[[StoreUnavailable], None] | None = None,
+) -> Iterator[None]:
+    """Turn the store client's "cannot serve this now" errors into one logged
+    :class:`StoreUnavailable` (the middleware's 503); ``failed`` is told of it."""
+    try:
+        yield
+    except errors as exc:
+        error = StoreUnavailable.logged(store, exc)
+        if failed is not None:
+            failed(error)
+        raise error from exc
 
 
 def connection_errors() -> tuple[type[BaseException], ...]:

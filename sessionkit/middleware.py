@@ -1,62 +1,54 @@
-"""express-session's request/response rules on Django's session object.
+"""The session middleware: express-session's request/response cycle on Django.
 
-Per request: read the signed cookie (``process_request``), let the view use
-``request.session`` lazily, then decide (``_plan``) whether to write the store and whether
-to send, keep or clear the cookie. The decision is a handful of named predicates that
-follow express-session's ``shouldSave`` / ``shouldTouch`` / ``shouldSetCookie``.
+Per request: read the signed cookie and open the session (``process_request``); let the
+view use ``request.session`` lazily; then
+
+1. load the session only to touch it, when nothing else would and the rules need to know
+   it lives (``ROLLING``, ``RESAVE``, re-signing): a request that never uses the session
+   and needs none of these costs no store access;
+2. take one snapshot and ask :func:`sessionkit.rules.plan` what to do;
+3. write the store if the plan says so, then set, keep or clear the cookie.
+
+The sync and async paths share every step but the two I/O lines (touch, save).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, cast
+from functools import partial
+from typing import cast
 
-from django.contrib.sessions.backends.base import SessionBase, UpdateError
+from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from sessionkit import adapters
-from sessionkit.backends.base import ClientInfo
+from sessionkit.backends.base import ClientInfo, TrackedSession
 from sessionkit.conf import SessionKitSettings, get_settings
 from sessionkit.cookies import read_cookie
+from sessionkit.engines import tracked
 from sessionkit.errors import StoreUnavailable
+from sessionkit.rules import CookieState, Plan, plan
 from sessionkit.signing import decode_cookie_value, encode_cookie_value
-from sessionkit.tracking import Fields
 
 UNAVAILABLE_MESSAGE = "The session store is unavailable. Please try again in a moment."
+INTERRUPTED_MESSAGE = (
+    "The request's session was deleted before the request completed. "
+    "The user may have logged out in a concurrent request, for example."
+)
 
 
 @dataclass(frozen=True, slots=True)
-class CookieState:
-    """What the request's cookie said, decided before the view runs."""
+class RequestSession:
+    """What ``process_request`` opened, kept on the request for the response."""
 
-    present: bool
-    #: The verified session id, or ``None`` (no cookie, unsigned, forged, malformed).
-    key: str | None
-    #: Verified by an older secret: re-sign it with the current one.
-    stale_signature: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What to do with the store and the cookie once the view has run."""
-
-    write: bool
-    set_cookie: bool
-    clear_cookie: bool
-    #: Re-issue the cookie with its stored expiry (only re-signing, nothing else changed).
-    keep_expiry: bool = False
-
-
-def _client(request: HttpRequest) -> ClientInfo:
-    return ClientInfo(
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
-        ip=request.META.get("REMOTE_ADDR", "")[:45],
-    )
+    conf: SessionKitSettings
+    cookie: CookieState
+    session: TrackedSession
 
 
 def is_secure(request: HttpRequest, conf: SessionKitSettings) -> bool:
@@ -71,43 +63,33 @@ def is_secure(request: HttpRequest, conf: SessionKitSettings) -> bool:
     return header.split(",", 1)[0].strip().lower() == "https"
 
 
-def _fields_now(session: SessionBase, original: Fields | None) -> Fields:
-    if not hasattr(session, "_session_cache"):  # never touched: what was loaded
-        return original or {}
-    return adapters.fields_of(session._session_cache)
+def read_cookie_state(request: HttpRequest, conf: SessionKitSettings) -> CookieState:
+    """The request's session cookie: present, verified, signed by an older secret."""
+    raw = read_cookie(request.META.get("HTTP_COOKIE", ""), conf.name)
+    verified = None if raw is None else decode_cookie_value(raw, conf.keys)
+    return CookieState(
+        present=raw is not None,
+        key=verified.value if verified else None,
+        stale_signature=bool(verified and verified.key_index > 0),
+    )
 
 
-def plan(conf: SessionKitSettings, cookie: CookieState, session: SessionBase, status: int) -> Plan:
-    """express-session's rules, with sessionkit's documented improvements."""
-    key = session.session_key
-    if cookie.key is not None and key == cookie.key and not session.accessed:
-        return Plan(False, False, False)  # a session this request never used: leave it be
-    original = adapters.original_fields(session)
-    current = _fields_now(session, original)
-    continued = original is not None and key is not None and key == cookie.key
-    led_nowhere = cookie.present and (cookie.key is None or (session.accessed and not continued))
-    if status >= 500:  # as Django: never save on a server error
-        return Plan(False, False, clear_cookie=led_nowhere and key is None)
-    if key is None and not current and (original is not None or adapters.destroyed(session)):
-        return Plan(False, False, clear_cookie=cookie.present)  # flush(): no new session
-    if continued and original is not None:  # (the second test only informs the type checker)
-        modified = current != original
-        expiry_changed = original.get("_session_expiry") != current.get("_session_expiry")
-        set_cookie = (
-            conf.rolling
-            or expiry_changed
-            or (modified and cookie_max_age(session, conf, False) is not None)
-            or cookie.stale_signature
-        )
-        keep_expiry = set_cookie and not (conf.rolling or modified)
-        # Stores that cannot touch on read are re-saved to roll their expiry forward.
-        write = modified or conf.resave or (conf.rolling and not adapters.touches(session))
-        return Plan(write, set_cookie, False, keep_expiry)
-    # A new session: no cookie, a cookie that led nowhere, flushed, or given a new id.
-    modified = bool(current) or key is not None
-    wanted = conf.save_uninitialized or modified
-    write = wanted and (key is None or adapters.has_unsaved_changes(session))
-    return Plan(write, wanted, clear_cookie=led_nowhere and not wanted)
+def client_info(request: HttpRequest) -> ClientInfo:
+    return ClientInfo(
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
+        ip=request.META.get("REMOTE_ADDR", "")[:45],
+    )
+
+
+def must_load_to_touch(state: RequestSession) -> bool:
+    """Load a session the view never used, so the store pushes its expiry back, when the
+    response depends on it living: rolling, resave and re-signing."""
+    conf, cookie = state.conf, state.cookie
+    return (
+        cookie.key is not None
+        and not state.session.accessed
+        and (conf.rolling or conf.resave or cookie.stale_signature)
+    )
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -116,76 +98,63 @@ class SessionMiddleware(DjangoSessionMiddleware):
     sync_capable = True
     async_capable = True
 
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        super().__init__(get_response)
+        #: The engine's store class, with sessionkit's tracking (Django's engines wrapped once).
+        self.Store: type[TrackedSession] = tracked(self.SessionStore)
+
     # -- request ----------------------------------------------------------------------
 
     def process_request(self, request: HttpRequest) -> None:
         conf = get_settings()
-        raw = read_cookie(request.META.get("HTTP_COOKIE", ""), conf.name)
-        verified = None if raw is None else decode_cookie_value(raw, conf.keys)
-        key = verified.value if verified else None
-        session = self.SessionStore(key)
-        if session.session_key is None:  # the store rejected the id's shape
-            key = None
-        adapters.prepare(session, request, conf, _client(request))
-        request.session = session
-        request._sessionkit_cookie = CookieState(  # type: ignore[attr-defined]
-            present=raw is not None,
-            key=key,
-            stale_signature=bool(verified and verified.key_index > 0),
-        )
+        cookie = read_cookie_state(request, conf)
+        session = self.Store(cookie.key)  # type: ignore[call-arg]
+        if session.session_key is None and cookie.key is not None:  # the store rejected it
+            cookie = CookieState(present=True, key=None, stale_signature=False)
+        session.begin(partial(conf.genid, request) if conf.genid else None, client_info(request))
+        request.session = session  # type: ignore[assignment]
+        request._sessionkit = RequestSession(conf, cookie, session)  # type: ignore[attr-defined]
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, StoreUnavailable):
             return unavailable_response()
         return None
 
-    # -- response ---------------------------------------------------------------------
-
-    def _must_load(self, conf: SessionKitSettings, cookie: CookieState, session: Any) -> bool:
-        """Rolling, resave and re-signing need to know whether the cookie's session lives."""
-        return (
-            cookie.key is not None
-            and not session.accessed
-            and (conf.rolling or conf.resave or cookie.stale_signature)
-        )
+    # -- response: two thin entry points over shared steps -----------------------------
 
     def process_response(  # type: ignore[override]
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        context = self._context(request)
-        if context is None:
+        state: RequestSession | None = getattr(request, "_sessionkit", None)
+        if state is None:
             return response
-        conf, cookie, session = context
         try:
-            if self._must_load(conf, cookie, session):
-                session._get_session()
-            if adapters.failure(session):
-                return unavailable_response()
-            todo = plan(conf, cookie, session, response.status_code)
+            if must_load_to_touch(state):
+                state.session.load_to_touch()
+            todo = decide(state, response)
             if todo.write:
-                self._save(session)
+                with interrupted_on_update_error():
+                    state.session.save()
         except StoreUnavailable:
             return unavailable_response()
-        return self._finish(request, response, conf, session, todo)
+        return finish(request, response, state, todo)
 
     async def aprocess_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        context = self._context(request)
-        if context is None:
+        state: RequestSession | None = getattr(request, "_sessionkit", None)
+        if state is None:
             return response
-        conf, cookie, session = context
         try:
-            if self._must_load(conf, cookie, session):
-                await session._aget_session()
-            if adapters.failure(session):
-                return unavailable_response()
-            todo = plan(conf, cookie, session, response.status_code)
+            if must_load_to_touch(state):
+                await state.session.aload_to_touch()
+            todo = decide(state, response)
             if todo.write:
-                await self._asave(session)
+                with interrupted_on_update_error():
+                    await state.session.asave()
         except StoreUnavailable:
             return unavailable_response()
-        return self._finish(request, response, conf, session, todo)
+        return finish(request, response, state, todo)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         """Native async path: the store's async API, no thread hops."""
@@ -196,93 +165,64 @@ class SessionMiddleware(DjangoSessionMiddleware):
         response = await get_response(request)
         return await self.aprocess_response(request, response)
 
-    @staticmethod
-    def _context(request: HttpRequest) -> tuple[SessionKitSettings, CookieState, Any] | None:
-        cookie = getattr(request, "_sessionkit_cookie", None)
-        session = getattr(request, "session", None)
-        if cookie is None or not isinstance(session, SessionBase):
-            return None
-        return get_settings(), cookie, session
 
-    @staticmethod
-    def _save(session: Any) -> None:
-        try:
-            adapters.save(session)
-        except UpdateError as exc:
-            raise SessionInterrupted(INTERRUPTED_MESSAGE) from exc
+# -- the shared steps ---------------------------------------------------------------------
 
-    @staticmethod
-    async def _asave(session: Any) -> None:
-        try:
-            await adapters.asave(session)
-        except UpdateError as exc:
-            raise SessionInterrupted(INTERRUPTED_MESSAGE) from exc
 
-    def _finish(
-        self,
-        request: HttpRequest,
-        response: HttpResponseBase,
-        conf: SessionKitSettings,
-        session: Any,
-        todo: Plan,
-    ) -> HttpResponseBase:
-        cookie_conf = conf.cookie
-        vary = session.accessed
-        if todo.set_cookie and session.session_key is not None:
-            request_secure = is_secure(request, conf)
-            secure = cookie_conf.secure is True or (
-                cookie_conf.secure == "auto" and request_secure
-            )
-            # A Secure cookie is never sent over plain HTTP (the session is still saved).
-            if request_secure or cookie_conf.secure is not True:
-                response.set_cookie(
-                    conf.name,
-                    encode_cookie_value(session.session_key, conf.keys[0]),
-                    max_age=cookie_max_age(session, conf, todo.keep_expiry),
-                    path=cookie_conf.path,
-                    domain=cookie_conf.domain,
-                    secure=secure,
-                    httponly=cookie_conf.httponly,
-                    samesite=cookie_conf.samesite or None,
-                )
-                patch_cache_control(response, private=True)
-                vary = True
-        elif todo.clear_cookie:
-            response.delete_cookie(
+def decide(state: RequestSession, response: HttpResponseBase) -> Plan:
+    """One snapshot after the view, one plan. A store that failed during the request
+    (even if the view caught the error) answers 503."""
+    if state.session.failure is not None:
+        raise state.session.failure
+    snapshot = state.session.snapshot(time.time())
+    return plan(state.conf, state.cookie, snapshot, response.status_code)
+
+
+@contextmanager
+def interrupted_on_update_error() -> Iterator[None]:
+    """A save refused because another request destroyed the session: Django's 400."""
+    try:
+        yield
+    except UpdateError as exc:
+        raise SessionInterrupted(INTERRUPTED_MESSAGE) from exc
+
+
+def finish(
+    request: HttpRequest, response: HttpResponseBase, state: RequestSession, todo: Plan
+) -> HttpResponseBase:
+    """Set or clear the cookie as planned, with ``Vary`` and ``Cache-Control``."""
+    conf, session = state.conf, state.session
+    cookie_conf = conf.cookie
+    vary = session.accessed
+    key = session.session_key
+    if todo.set_cookie and key is not None:
+        request_secure = is_secure(request, conf)
+        secure = cookie_conf.secure is True or (cookie_conf.secure == "auto" and request_secure)
+        # A Secure cookie is never sent over plain HTTP (the session is still saved).
+        if request_secure or cookie_conf.secure is not True:
+            response.set_cookie(
                 conf.name,
+                encode_cookie_value(key, conf.keys[0]),
+                max_age=todo.max_age,
                 path=cookie_conf.path,
                 domain=cookie_conf.domain,
+                secure=secure,
+                httponly=cookie_conf.httponly,
                 samesite=cookie_conf.samesite or None,
             )
+            patch_cache_control(response, private=True)
             vary = True
-        if vary:
-            patch_vary_headers(response, ("Cookie",))
-        return response
-
-
-INTERRUPTED_MESSAGE = (
-    "The request's session was deleted before the request completed. "
-    "The user may have logged out in a concurrent request, for example."
-)
-
-
-def cookie_max_age(session: Any, conf: SessionKitSettings, keep_expiry: bool) -> int | None:
-    """Seconds the cookie lives, or ``None`` for a browser-session cookie."""
-    custom = session.get("_session_expiry")
-    if custom == 0 or (custom is None and conf.cookie.max_age is None):
-        return None
-    now = time.time()
-    loaded = getattr(session, "loaded_expires", None)
-    if keep_expiry and loaded is not None:
-        age = int(loaded - now)
-    elif custom is None:
-        age = conf.cookie.max_age  # type: ignore[assignment]
-    else:
-        age = session.get_expiry_age()
-    deadline = getattr(session, "deadline", None)
-    if deadline is not None:
-        age = min(age, int(deadline - now))
-    return max(age, 0)
+    elif todo.clear_cookie:
+        response.delete_cookie(
+            conf.name,
+            path=cookie_conf.path,
+            domain=cookie_conf.domain,
+            samesite=cookie_conf.samesite or None,
+        )
+        vary = True
+    if vary:
+        patch_vary_headers(response, ("Cookie",))
+    return response
 
 
 def unavailable_response() -> HttpResponse:

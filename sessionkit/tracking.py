@@ -48,6 +48,12 @@ class Delta(NamedTuple):
     def __bool__(self) -> bool:
         return bool(self.changed or self.removed)
 
+    def applied_to(self, stored: Mapping[str, str]) -> Fields:
+        """``stored`` with this change merged in: keys other requests changed survive."""
+        fields = {k: v for k, v in stored.items() if k not in self.removed}
+        fields.update(self.changed)
+        return fields
+
 
 def diff(before: Mapping[str, str], after: Mapping[str, str]) -> Delta:
     changed = {k: v for k, v in after.items() if before.get(k) != v}

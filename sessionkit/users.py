@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from sessionkit.backends.base import Record, hash_key
 from sessionkit.backends.base import SessionStore as KitStore
-from sessionkit.errors import StoreUnavailable
+from sessionkit.errors import store_errors
 
 T = TypeVar("T")
 
@@ -71,10 +71,8 @@ def _row(sid: str, record: Record, current: str | None) -> UserSession:
 
 def _call(store: type[KitStore], fn: Callable[..., T], *args: Any) -> T:
     """Run a store primitive; an unreachable store becomes ``StoreUnavailable`` (503)."""
-    try:
+    with store_errors(store.__module__, store.unavailable_errors):
         return fn(*args)
-    except store.unavailable_errors as exc:
-        raise StoreUnavailable.logged(store.__module__, exc) from exc
 
 
 def user_sessions(user: Any, current: SessionBase | None = None) -> list[UserSession]:

@@ -8,37 +8,48 @@ of the session id (so a copy of the store holds no usable cookie):
 - ``_insert(sid, record)``: create, never overwriting (``False`` if the id exists);
 - ``_update(sid, record, delta)``: write an existing record, only the changed fields when
   ``delta`` is given (``False`` if it is gone: another request destroyed it);
-- ``_remove(sid)``, ``_contains(sid)``, ``_purge_expired()``; optionally ``_rename``.
+- ``_remove(sid)``, ``_contains(sid)``, ``_purge_expired()``;
+- ``_rename(old, new, record, delta)``: move a session to a new id (``cycle_key()``); the
+  default inserts the new record and removes the old one, a store that can does it
+  atomically.
 
 Async variants (``_afetch`` ...) default to running the sync ones in a thread; a store with
-a native async client overrides them. Everything else (expiry policy, absolute timeout,
-change tracking, Django's API) lives here once.
+a native async client overrides them. Everything else (change tracking, Django's API, the
+``cycle_key`` retry loop) lives here once; lifetimes come from :mod:`sessionkit.lifetime`.
+
+:class:`TrackedSession` is what the middleware may ask of a session: sessionkit's stores
+fulfil it, and so do Django's own engines once :mod:`sessionkit.engines` wraps them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 
+from sessionkit import lifetime
 from sessionkit.conf import get_settings
-from sessionkit.errors import StoreUnavailable, connection_errors
+from sessionkit.errors import StoreUnavailable, connection_errors, store_errors
+from sessionkit.rules import Snapshot
 from sessionkit.tracking import Delta, Fields, decode_value, diff, from_fields, to_fields
 
-logger = logging.getLogger("sessionkit")
+logger = logging.getLogger(__name__)
 
 #: Longest session id accepted from a cookie or a ``GENID`` callable.
 MAX_KEY_LENGTH = 256
 #: How many fresh ids ``create()`` tries before giving up (only a broken GENID collides).
 CREATE_ATTEMPTS = 10
+#: ``_rename``'s answers: done; the old session is gone (destroyed meanwhile); the new id
+#: is taken (try another).
+RENAMED, OLD_GONE, NEW_TAKEN = 1, 0, -1
 
 
 class ClientInfo(NamedTuple):
@@ -68,12 +79,8 @@ class Record:
 
     def touched(self, now: float) -> Record:
         """This record with its expiry pushed back as a new request would."""
-        if self.age is None:
-            return replace(self, last_seen=now)
-        expires = now + self.age
-        if self.deadline is not None:
-            expires = min(expires, self.deadline)
-        return replace(self, expires=max(expires, self.expires), last_seen=now)
+        expires = lifetime.touched_expiry(self.expires, self.age, self.deadline, now)
+        return replace(self, expires=expires, last_seen=now)
 
 
 def hash_key(session_key: str) -> str:
@@ -106,48 +113,137 @@ def valid_session_key(key: object) -> bool:
     )
 
 
-class SessionStore(SessionBase):
+class TrackedSession(Protocol):
+    """What the middleware asks of a session, whatever stores it."""
+
+    @property
+    def session_key(self) -> str | None: ...
+
+    accessed: bool
+    #: The error that made the store unavailable during this request, if any.
+    failure: StoreUnavailable | None
+
+    def begin(self, genid: Callable[[], str] | None, client: ClientInfo) -> None:
+        """Take what the store needs from the request: the GENID hook, the client."""
+
+    def load_to_touch(self) -> None:
+        """Load the session for its side effect: the store pushes its expiry back."""
+
+    async def aload_to_touch(self) -> None: ...
+
+    def snapshot(self, now: float) -> Snapshot:
+        """The session as the view left it, for :func:`sessionkit.rules.plan`."""
+
+    def save(self, must_create: bool = False) -> None: ...
+
+    async def asave(self, must_create: bool = False) -> None: ...
+
+
+class Tracking:
+    """The state :class:`TrackedSession` needs, kept alike by sessionkit's stores and by
+    Django's engines (mixed in once per engine class by :mod:`sessionkit.engines`)."""
+
+    #: Errors that mean "the store is down" (answered with 503), not a bug.
+    unavailable_errors: ClassVar[tuple[type[BaseException], ...]] = connection_errors()
+    #: Whether loading a session pushes its stored expiry back.
+    touches_on_load: ClassVar[bool] = False
+
+    session_key: str | None
+    accessed: bool
+
+    def _start_tracking(self) -> None:
+        #: Fields as loaded from the store; ``None`` when the session did not come from it.
+        self.original_fields: Fields | None = None
+        #: Whether ``flush()`` ended the session (the cookie is then cleared, not replaced).
+        self.destroyed = False
+        self.failure: StoreUnavailable | None = None
+        #: Set by the middleware: who is making the request, and the GENID hook.
+        self.client = ClientInfo()
+        self.genid: Callable[[], str] | None = None
+
+    def begin(self, genid: Callable[[], str] | None, client: ClientInfo) -> None:
+        self.genid, self.client = genid, client
+
+    def _failed(self, error: StoreUnavailable) -> None:
+        self.failure = error
+
+    def _store_errors(self) -> contextlib.AbstractContextManager[None]:
+        """Turn this store's connection failures into ``StoreUnavailable`` (503)."""
+        return store_errors(type(self).__module__, self.unavailable_errors, self._failed)
+
+    def load_to_touch(self) -> None:
+        self._get_session()  # type: ignore[attr-defined]
+
+    async def aload_to_touch(self) -> None:
+        await self._aget_session()  # type: ignore[attr-defined]
+
+    def snapshot(self, now: float) -> Snapshot:
+        cache: dict[str, Any] | None = getattr(self, "_session_cache", None)
+        loaded = self.original_fields
+        current = (loaded or {}) if cache is None else to_fields(cache, strict=False)
+        return Snapshot(
+            key=self.session_key,
+            accessed=self.accessed,
+            loaded=loaded,
+            current=current,
+            destroyed=self.destroyed,
+            unsaved=self._unsaved(current),
+            touched_on_load=self.touches_on_load,
+            loaded_expires=self._loaded_expires(),
+            deadline=self._deadline(now),
+            now=now,
+        )
+
+    def _unsaved(self, current: Fields) -> bool:
+        """Whether ``current`` differs from what the store holds (unknown: yes)."""
+        return True
+
+    def _loaded_expires(self) -> float | None:
+        return None
+
+    def _deadline(self, now: float) -> float | None:
+        return None
+
+    def _keep_loaded(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Remember what a load returned, to judge "modified" by value later."""
+        if self.session_key is not None:
+            self.original_fields = to_fields(data, strict=False)
+        return data
+
+    def flush(self) -> None:
+        super().flush()  # type: ignore[misc]
+        self.destroyed = True
+
+    async def aflush(self) -> None:
+        await super().aflush()  # type: ignore[misc]
+        self.destroyed = True
+
+
+class SessionStore(Tracking, SessionBase):
     """Base class of the sessionkit engines. Subclasses implement the primitives."""
 
     #: Whether the store drops expired sessions by itself (``clearsessions`` has no work).
     expires_by_itself: ClassVar[bool] = False
-    #: Errors that mean "the store is down" (answered with 503), not a bug.
-    unavailable_errors: ClassVar[tuple[type[BaseException], ...]] = connection_errors()
+    touches_on_load = True
 
     def __init__(self, session_key: str | None = None) -> None:
         super().__init__(session_key)
-        #: Fields as loaded from the store; ``None`` when the session did not come from it.
-        self.original_fields: Fields | None = None
+        self._start_tracking()
         #: Fields as last written; ``None`` when the store does not hold this session.
         self._saved: Fields | None = None
         self._created: float | None = None
         self.deadline: float | None = None
-        #: Set by the middleware: who is making the request, and the GENID hook.
-        self.client = ClientInfo()
-        self.genid: Callable[[], str] | None = None
-        #: Whether ``flush()`` ended the session (the cookie is then cleared, not replaced).
-        self.destroyed = False
-        #: The error that made the store unavailable during this request, if any.
-        self.failure: StoreUnavailable | None = None
         #: The stored expiry as loaded (before any touch), for re-signing a cookie.
         self.loaded_expires: float | None = None
 
-    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
-        self.failure = StoreUnavailable.logged(type(self).__module__, exc)
-        return self.failure
-
     def _io(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Call a primitive, turning connection failures into ``StoreUnavailable``."""
-        try:
+        with self._store_errors():
             return fn(*args)
-        except self.unavailable_errors as exc:
-            raise self._unavailable(exc) from exc
 
     async def _aio(self, fn: Callable[..., Any], *args: Any) -> Any:
-        try:
+        with self._store_errors():
             return await fn(*args)
-        except self.unavailable_errors as exc:
-            raise self._unavailable(exc) from exc
 
     # -- primitives -------------------------------------------------------------------
 
@@ -165,6 +261,16 @@ class SessionStore(SessionBase):
 
     def _contains(self, sid: str) -> bool:
         raise NotImplementedError
+
+    def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
+        """Move ``old`` to ``new`` as ``record``: :data:`RENAMED`, :data:`OLD_GONE` (another
+        request destroyed it) or :data:`NEW_TAKEN`. Not atomic here; stores override."""
+        if not self._contains(old):
+            return OLD_GONE
+        if not self._insert(new, record):
+            return NEW_TAKEN
+        self._remove(old)
+        return RENAMED
 
     @classmethod
     def _purge_expired(cls) -> int:
@@ -199,6 +305,22 @@ class SessionStore(SessionBase):
     async def _acontains(self, sid: str) -> bool:
         return await sync_to_async(self._contains)(sid)
 
+    async def _arename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
+        return await sync_to_async(self._rename)(old, new, record, delta)
+
+    # -- what the middleware reads ------------------------------------------------------
+
+    def _unsaved(self, current: Fields) -> bool:
+        return self._saved is None or current != self._saved
+
+    def _loaded_expires(self) -> float | None:
+        return self.loaded_expires
+
+    def _deadline(self, now: float) -> float | None:
+        if self._created is None:  # not stored yet: the deadline it gets when saved now
+            return lifetime.deadline(now, get_settings())
+        return self.deadline
+
     # -- ids and expiry ---------------------------------------------------------------
 
     def _validate_session_key(self, key: Any) -> bool:
@@ -212,40 +334,19 @@ class SessionStore(SessionBase):
             return default_session_key()
         return await sync_to_async(generated_key)(self.genid)  # GENID may query the database
 
+    def _new_key_for(self, old_sid: str) -> str:
+        """A fresh id for ``cycle_key()`` of the session stored at ``old_sid``."""
+        return self._get_new_session_key()
+
     def get_expire_at_browser_close(self) -> bool:
-        if (expiry := self.get("_session_expiry")) is None:
-            return get_settings().cookie.max_age is None
-        return bool(expiry == 0)
+        return lifetime.expires_at_browser_close(self.get("_session_expiry"), get_settings())
 
     async def aget_expire_at_browser_close(self) -> bool:
-        if (expiry := await self.aget("_session_expiry")) is None:
-            return get_settings().cookie.max_age is None
-        return bool(expiry == 0)
+        custom = await self.aget("_session_expiry")
+        return lifetime.expires_at_browser_close(custom, get_settings())
 
     def get_session_cookie_age(self) -> int:
-        return get_settings().store_age
-
-    def _expiry(
-        self, data: dict[str, Any], now: float, created: float
-    ) -> tuple[float, int | None, float | None]:
-        """(expires, touch age, absolute deadline) for data saved at ``now``."""
-        conf = get_settings()
-        custom = data.get("_session_expiry")
-        age: int | None
-        if isinstance(custom, str):
-            try:
-                expires, age = datetime.fromisoformat(custom).timestamp(), None
-            except ValueError:
-                expires, age = now + conf.store_age, conf.store_age
-        elif isinstance(custom, int) and custom:
-            expires, age = now + custom, custom
-        else:  # None, or 0 ("until the browser closes"): the idle timeout
-            age = conf.store_age if custom is None else conf.idle_timeout
-            expires = now + age
-        deadline = created + conf.absolute_timeout if conf.absolute_timeout else None
-        if deadline is not None:
-            expires = min(expires, deadline)
-        return expires, age, deadline
+        return lifetime.store_age(get_settings())
 
     # -- loading ----------------------------------------------------------------------
 
@@ -288,14 +389,14 @@ class SessionStore(SessionBase):
         fields = to_fields(data)
         now = time.time()
         created = self._created if self._created is not None else now
-        expires, age, deadline = self._expiry(data, now, created)
+        life = lifetime.store_lifetime(data.get("_session_expiry"), now, created, get_settings())
         user = fields.get("_auth_user_id")
         record = Record(
             fields=fields,
             created=created,
-            expires=expires,
-            age=age,
-            deadline=deadline,
+            expires=life.expires,
+            age=life.age,
+            deadline=life.deadline,
             user_id=None if user is None else str(decode_value(user)),
             client=self.client,
             last_seen=now,
@@ -311,10 +412,13 @@ class SessionStore(SessionBase):
         self._saved = record.fields
         self._created, self.deadline = record.created, record.deadline
 
-    @property
-    def _unconfirmed(self) -> bool:
-        """An id the store was never seen to hold (``clear()`` skips loading)."""
-        return self._saved is None and self.original_fields is None
+    def _restart(self, ok: bool, must_create: bool) -> bool:
+        """Whether a failed update was of an id the store was never seen to hold
+        (``clear()`` skips loading): start a new session instead of failing."""
+        if ok or must_create or self._saved is not None or self.original_fields is not None:
+            return False
+        self._session_key = None
+        return True
 
     def save(self, must_create: bool = False) -> None:
         self._get_session(no_load=must_create)  # type: ignore[attr-defined]  # may drop the id
@@ -325,9 +429,8 @@ class SessionStore(SessionBase):
             ok = self._io(self._insert, sid, record)
         else:
             ok = self._io(self._update, sid, record, delta)
-            if not ok and self._unconfirmed:  # not a session we had: start a new one
-                self._session_key = None
-                return self.create()
+        if self._restart(ok, must_create):
+            return self.create()
         self._saved_as(record, ok, must_create)
 
     async def asave(self, must_create: bool = False) -> None:
@@ -339,31 +442,26 @@ class SessionStore(SessionBase):
             ok = await self._aio(self._ainsert, sid, record)
         else:
             ok = await self._aio(self._aupdate, sid, record, delta)
-            if not ok and self._unconfirmed:
-                self._session_key = None
-                return await self.acreate()
+        if self._restart(ok, must_create):
+            return await self.acreate()
         self._saved_as(record, ok, must_create)
 
     def create(self) -> None:
         for _ in range(CREATE_ATTEMPTS):
             self._session_key = self._get_new_session_key()
-            try:
+            with contextlib.suppress(CreateError):
                 self.save(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
+                self.modified = True
+                return
         raise CreateError("could not find an unused session id")
 
     async def acreate(self) -> None:
         for _ in range(CREATE_ATTEMPTS):
             self._session_key = await self._aget_new_session_key()
-            try:
+            with contextlib.suppress(CreateError):
                 await self.asave(must_create=True)
-            except CreateError:
-                continue
-            self.modified = True
-            return
+                self.modified = True
+                return
         raise CreateError("could not find an unused session id")
 
     @property
@@ -371,7 +469,7 @@ class SessionStore(SessionBase):
         """Whether the session dict differs from what the store holds."""
         if not hasattr(self, "_session_cache"):
             return False
-        return self._saved is None or to_fields(self._session_cache) != self._saved
+        return self._unsaved(to_fields(self._session_cache))
 
     # -- deleting, cycling ------------------------------------------------------------
 
@@ -398,12 +496,61 @@ class SessionStore(SessionBase):
     def flush(self) -> None:
         super().flush()
         self._created = self.deadline = None
-        self.destroyed = True
 
     async def aflush(self) -> None:
         await super().aflush()
         self._created = self.deadline = None
-        self.destroyed = True
+
+    def _cycle_attempt(self, old_sid: str) -> tuple[str, Record, Delta | None]:
+        self._session_key = self._new_key_for(old_sid)
+        return self._pending(must_create=False)
+
+    def _cycled(self, status: int, record: Record) -> bool:
+        """Handle one rename attempt's answer; ``False``: the new id was taken, try again."""
+        if status == RENAMED:
+            self._saved_as(record, True, False)
+            self.modified = True
+            return True
+        if status == OLD_GONE:  # destroyed meanwhile: the data is stored under a new id
+            self._saved = None
+            return True
+        return False
+
+    def cycle_key(self) -> None:
+        """Give the session a new id; the old id is gone at once (atomically where the
+        store's ``_rename`` is)."""
+        data = self._get_session()  # type: ignore[attr-defined]
+        old = self.session_key
+        if old is None or self._saved is None:  # nothing stored yet: Django's way
+            super().cycle_key()
+            return
+        old_sid = hash_key(old)
+        for _ in range(CREATE_ATTEMPTS):
+            sid, record, delta = self._cycle_attempt(old_sid)
+            status = self._io(self._rename, old_sid, sid, record, delta)
+            if self._cycled(status, record):
+                if status == OLD_GONE:
+                    self.create()
+                    self._session_cache = data
+                return
+        raise CreateError("could not find an unused session id")
+
+    async def acycle_key(self) -> None:
+        data = await self._aget_session()  # type: ignore[attr-defined]
+        old = self.session_key
+        if old is None or self._saved is None:
+            await super().acycle_key()
+            return
+        old_sid = hash_key(old)
+        for _ in range(CREATE_ATTEMPTS):
+            sid, record, delta = self._cycle_attempt(old_sid)
+            status = await self._aio(self._arename, old_sid, sid, record, delta)
+            if self._cycled(status, record):
+                if status == OLD_GONE:
+                    await self.acreate()
+                    self._session_cache = data
+                return
+        raise CreateError("could not find an unused session id")
 
     @classmethod
     def clear_expired(cls) -> int:  # type: ignore[override]

@@ -9,21 +9,17 @@ from dataclasses import replace
 
 from django.db import IntegrityError, router, transaction
 
-from sessionkit.backends.base import ClientInfo, Record
+from sessionkit import lifetime
+from sessionkit.backends.base import NEW_TAKEN, OLD_GONE, RENAMED, ClientInfo, Record
 from sessionkit.backends.base import SessionStore as BaseStore
+from sessionkit.conf import get_settings
 from sessionkit.models import Session
-from sessionkit.tracking import Delta, join_fields, to_fields
+from sessionkit.tracking import Delta, Fields, join_fields, to_fields
 
 #: Rows deleted per statement by ``clear_expired`` (keeps locks and memory small).
 PURGE_BATCH = 1000
-#: A read pushes the stored expiry back only when it moves by more than this fraction of
-#: the session's age (capped at a minute): an idle timeout stays exact to within that,
-#: and a busy session does not cost an UPDATE on every request.
-TOUCH_SLACK = 0.01
-TOUCH_SLACK_MAX = 60.0
 
-
-logger = logging.getLogger("sessionkit")
+logger = logging.getLogger(__name__)
 
 
 def _record(row: Session) -> Record:
@@ -38,6 +34,13 @@ def _record(row: Session) -> Record:
         client=ClientInfo(row.user_agent, row.ip),
         last_seen=row.last_seen,
     )
+
+
+def _stored_fields(row: Session) -> Fields:
+    try:
+        return to_fields(json.loads(row.data))
+    except ValueError:
+        return {}
 
 
 def _columns(record: Record) -> dict[str, object]:
@@ -71,8 +74,8 @@ class SessionStore(BaseStore):
             logger.warning("sessionkit: undecodable session row %s; starting afresh", sid[:12])
             return None
         touched = record.touched(now)
-        slack = min(TOUCH_SLACK_MAX, (record.age or 0) * TOUCH_SLACK)
-        if touched.expires - record.expires > slack:
+        # A busy session does not cost an UPDATE per read (see lifetime.touch_slack).
+        if touched.expires - record.expires > lifetime.touch_slack(record.age, get_settings()):
             Session.objects.using(self._db(True)).filter(
                 pk=sid,
                 expires__lt=touched.expires,  # never shorten a concurrent set_expiry
@@ -99,14 +102,26 @@ class SessionStore(BaseStore):
             row = live.select_for_update().only("data").first()
             if row is None:
                 return False
-            try:
-                stored = to_fields(json.loads(row.data))
-            except ValueError:
-                stored = {}
-            fields = {k: v for k, v in stored.items() if k not in delta.removed}
-            fields.update(delta.changed)
+            fields = delta.applied_to(_stored_fields(row))
             live.update(**_columns(replace(record, fields=fields)))
         return True
+
+    def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
+        """Insert the new row and delete the old one in one transaction that locks the old
+        row, merging ``delta`` into it as it is now."""
+        db = self._db(True)
+        with transaction.atomic(using=db):
+            live = Session.objects.using(db).filter(pk=old, expires__gt=time.time())
+            row = live.select_for_update().only("data").first()
+            if row is None:
+                return OLD_GONE
+            if Session.objects.using(db).filter(pk=new).exists():
+                return NEW_TAKEN
+            if delta is not None:
+                record = replace(record, fields=delta.applied_to(_stored_fields(row)))
+            Session.objects.using(db).create(key_hash=new, **_columns(record))
+            Session.objects.using(db).filter(pk=old).delete()
+        return RENAMED
 
     def _remove(self, sid: str) -> None:
         Session.objects.using(self._db(True)).filter(pk=sid).delete()

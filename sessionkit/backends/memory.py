@@ -7,7 +7,7 @@ import time
 from dataclasses import replace
 from typing import ClassVar
 
-from sessionkit.backends.base import Record
+from sessionkit.backends.base import NEW_TAKEN, OLD_GONE, RENAMED, Record
 from sessionkit.backends.base import SessionStore as BaseStore
 from sessionkit.tracking import Delta
 
@@ -43,11 +43,23 @@ class SessionStore(BaseStore):
             if existing is None or not existing.is_live(time.time()):
                 return False
             if delta is not None:  # merge, so concurrent writers of other keys survive
-                fields = {k: v for k, v in existing.fields.items() if k not in delta.removed}
-                fields.update(delta.changed)
-                record = replace(record, fields=fields)
+                record = replace(record, fields=delta.applied_to(existing.fields))
             self._records[sid] = record
             return True
+
+    def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
+        """Atomic under the store's lock."""
+        with self._lock:
+            existing = self._records.get(old)
+            if existing is None or not existing.is_live(time.time()):
+                return OLD_GONE
+            if new in self._records:
+                return NEW_TAKEN
+            if delta is not None:
+                record = replace(record, fields=delta.applied_to(existing.fields))
+            del self._records[old]
+            self._records[new] = record
+            return RENAMED
 
     def _remove(self, sid: str) -> None:
         with self._lock:

@@ -1,0 +1,136 @@
+"""How long a session lives, in the store and in the browser: the one place that says so.
+
+A lifetime comes from three inputs: the session's ``_session_expiry`` (what
+``set_expiry()`` stored: ``None``, ``0``, a number of seconds or an ISO date), the settings
+(``COOKIE["MAX_AGE"]``, ``SESSION_COOKIE_AGE``, ``ABSOLUTE_TIMEOUT``) and the session's
+creation time. From them this module derives what every other module asks:
+
+- the store's expiry when a session is saved, its touch window (how far a read pushes the
+  expiry back) and its absolute deadline (:func:`store_lifetime`);
+- the new expiry after a read (:func:`touched_expiry`; the Redis store's Lua script keeps a
+  documented copy of this rule, since it runs inside Redis);
+- the cookie's ``Max-Age`` (:func:`cookie_max_age`) and "expires at browser close".
+
+The invariant, property-tested in ``tests/test_lifetime.py``: a stored session never
+expires before the cookie the client holds, and never outlives its absolute deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sessionkit.conf import SessionKitSettings
+
+#: A read pushes the stored expiry back only when it moves by more than this fraction of
+#: the session's age (capped at a minute), unless the cookie is re-sent on every request
+#: (``ROLLING``): a busy session then does not cost a write per request.
+TOUCH_SLACK = 0.01
+TOUCH_SLACK_MAX = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLifetime:
+    """When a session saved now expires in the store, and how reads extend it."""
+
+    expires: float
+    #: Seconds a read extends the session by; ``None`` for a fixed expiry date.
+    age: int | None
+    #: ``ABSOLUTE_TIMEOUT`` counted from creation, or ``None``.
+    deadline: float | None
+
+
+def store_age(conf: SessionKitSettings) -> int:
+    """Seconds a session lives in the store after its last request, without ``set_expiry``:
+    the cookie's ``MAX_AGE``, or ``SESSION_COOKIE_AGE`` for a browser-session cookie."""
+    return conf.cookie.max_age if conf.cookie.max_age is not None else conf.idle_timeout
+
+
+def deadline(created: float, conf: SessionKitSettings) -> float | None:
+    """The absolute deadline of a session created at ``created``."""
+    return created + conf.absolute_timeout if conf.absolute_timeout else None
+
+
+def _fixed_date(custom: str) -> float | None:
+    try:
+        return datetime.fromisoformat(custom).timestamp()
+    except ValueError:
+        return None
+
+
+def _seconds(custom: Any) -> bool:
+    return isinstance(custom, int) and not isinstance(custom, bool) and custom != 0
+
+
+def store_lifetime(
+    custom: Any, now: float, created: float, conf: SessionKitSettings
+) -> StoreLifetime:
+    """The store's expiry, touch window and deadline of a session saved at ``now``."""
+    age: int | None
+    fixed = _fixed_date(custom) if isinstance(custom, str) else None
+    if fixed is not None:
+        expires, age = fixed, None
+    elif _seconds(custom):  # set_expiry(n); a negative n has already expired
+        expires, age = now + custom, custom
+    else:  # None, 0 ("until the browser closes") or unreadable: the idle timeout
+        age = conf.idle_timeout if custom == 0 else store_age(conf)
+        expires = now + age
+    limit = deadline(created, conf)
+    if limit is not None:
+        expires = min(expires, limit)
+    return StoreLifetime(expires, age, limit)
+
+
+def touched_expiry(expires: float, age: int | None, limit: float | None, now: float) -> float:
+    """The stored expiry after a read at ``now``: ``now + age`` capped by the deadline,
+    never earlier than it was (a concurrent ``set_expiry`` is never shortened here)."""
+    if age is None:
+        return expires
+    touched = now + age
+    if limit is not None:
+        touched = min(touched, limit)
+    return max(touched, expires)
+
+
+def touch_slack(age: int | None, conf: SessionKitSettings) -> float:
+    """How far a read may leave the stored expiry behind ``now + age``. None with
+    ``ROLLING``: the cookie is re-sent with a full lifetime, so the store must match it."""
+    if conf.rolling or age is None:
+        return 0.0
+    return min(TOUCH_SLACK_MAX, age * TOUCH_SLACK)
+
+
+def expires_at_browser_close(custom: Any, conf: SessionKitSettings) -> bool:
+    """Whether the cookie is a browser-session cookie (no ``Max-Age``)."""
+    if custom is None:
+        return conf.cookie.max_age is None
+    return bool(custom == 0)
+
+
+def cookie_max_age(
+    custom: Any,
+    now: float,
+    conf: SessionKitSettings,
+    *,
+    limit: float | None,
+    kept_expiry: float | None = None,
+) -> int | None:
+    """The cookie's ``Max-Age`` on a response sent at ``now``, or ``None`` for a
+    browser-session cookie. ``kept_expiry``: re-issue the cookie with this stored expiry
+    (re-signing only). Never beyond the absolute deadline ``limit``."""
+    if expires_at_browser_close(custom, conf):
+        return None
+    age: float
+    if kept_expiry is not None:
+        age = kept_expiry - now
+    elif isinstance(custom, str):
+        fixed = _fixed_date(custom)
+        age = store_age(conf) if fixed is None else fixed - now
+    elif _seconds(custom):
+        age = custom
+    else:
+        age = store_age(conf)
+    if limit is not None:
+        age = min(age, limit - now)
+    return max(int(age), 0)
