@@ -1,14 +1,24 @@
-"""The middleware over Django's own engines: signing, cookie rules and rolling still apply."""
+"""The middleware over Django's own engines: signing, cookie rules and rolling still apply.
+
+Each engine class is given sessionkit's tracking by a subclass built once
+(``sessionkit.engines.tracked``), which must keep the engine's qualified name: Django salts
+encoded session data with it.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.cache import SessionStore as DjangoCacheStore
 from django.contrib.sessions.backends.db import SessionStore as DjangoDbStore
 from django.contrib.sessions.models import Session as DjangoSession
+from django.db import connections
 
+from sessionkit.backends.memory import SessionStore as MemoryStore
+from sessionkit.engines import TrackedEngine, tracked
 from sessionkit.signing import encode_cookie_value
 from tests.helpers import cookie_header, set_cookie
 
@@ -86,3 +96,90 @@ def test_django_db_engine_rows_hold_the_data(client, settings):
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
     client.get("/write/?x=3")
     assert DjangoSession.objects.get().get_decoded() == {"x": 3}
+
+
+# -- the tracked subclass ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("engine_class", [DjangoDbStore, DjangoCacheStore])
+def test_each_engine_is_wrapped_once_keeping_its_qualified_name(engine_class):
+    wrapped = tracked(engine_class)
+    assert wrapped is tracked(engine_class)
+    assert issubclass(wrapped, engine_class) and issubclass(wrapped, TrackedEngine)
+    assert (wrapped.__qualname__, wrapped.__module__) == (
+        engine_class.__qualname__,
+        engine_class.__module__,
+    )
+
+
+def test_sessionkit_stores_are_not_wrapped():
+    assert tracked(MemoryStore) is MemoryStore
+
+
+def test_a_session_written_by_the_plain_engine_still_loads(client, engine):
+    key = existing(engine, {"x": "written before sessionkit"})
+    assert tracked(engine)(key)["x"] == "written before sessionkit"
+    response = client.get("/read/", HTTP_COOKIE=cookie_header(key))
+    assert json.loads(response.content)["value"] == "written before sessionkit"
+
+
+def test_sessions_are_not_patched_per_request(client, engine):
+    key = existing(engine, {"x": 1})
+    response = client.get("/read/", HTTP_COOKIE=cookie_header(key))
+    session = response.wsgi_request.session
+    assert type(session) is tracked(engine)
+    assert not {"load", "aload", "_get_new_session_key"} & set(vars(session))
+
+
+# -- GENID and an unreachable store --------------------------------------------------------
+
+
+def test_genid_makes_the_ids_of_a_django_engine(client, engine, settings):
+    settings.SESSIONKIT = {"GENID": "tests.views.genid"}
+    response = client.get("/write/?x=1")
+    client.cookies["sessionid"] = set_cookie(response).value
+    assert json.loads(client.get("/read/").content)["key"].startswith("gen-write-")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_genid_makes_the_ids_of_a_django_engine_in_async_views(async_client, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    settings.SESSIONKIT = {"GENID": "tests.views.genid"}
+    response = await async_client.get("/awrite/?x=1")
+    async_client.cookies["sessionid"] = set_cookie(response).value
+    response = await async_client.get("/aread/")
+    assert json.loads(response.content)["key"].startswith("gen-awrite-")
+    await sync_to_async(connections.close_all)()
+
+
+@pytest.fixture
+def engine_down(settings):
+    """Django's cache engine over a Redis nobody listens to."""
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    settings.CACHES = {
+        **settings.CACHES,
+        "down": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1},
+        },
+    }
+    settings.SESSION_CACHE_ALIAS = "down"
+
+
+# Django's cache engine treats any error of ``cache.get`` as a miss, so a read over a cache
+# that is down gives an empty session (Django's behaviour); its save is what fails.
+
+
+def test_a_django_engine_that_is_down_answers_503(client, engine_down, caplog):
+    with caplog.at_level(logging.ERROR, logger="sessionkit"):
+        response = client.get("/write/?x=1")
+    assert response.status_code == 503
+    assert b"Traceback" not in response.content
+    assert "django.contrib.sessions.backends.cache is unavailable" in caplog.text
+
+
+async def test_a_django_engine_that_is_down_answers_503_in_async_views(async_client, engine_down):
+    response = await async_client.get("/awrite/?x=1")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"

@@ -53,7 +53,8 @@ def fail(request: HttpRequest) -> HttpResponse:
 
 
 async def aread(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"value": await request.session.aget("x")})
+    value = await request.session.aget("x")
+    return JsonResponse({"value": value, "key": request.session.session_key})
 
 
 async def awrite(request: HttpRequest) -> HttpResponse:

@@ -1,0 +1,110 @@
+"""Lifetimes (``sessionkit.lifetime``): the store never loses a session the cookie still
+names, and nothing outlives the absolute deadline.
+
+The invariant, for any settings and any ``set_expiry()`` value: a stored session never
+expires before the cookie the client holds, and never outlives its absolute deadline;
+after a read (touched or not, rolling or not) the same still holds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.test import override_settings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sessionkit import lifetime
+from sessionkit.conf import SessionKitSettings, parse
+
+NOW = 1_800_000_000.0
+SECONDS = st.integers(min_value=1, max_value=10**8)
+
+
+@st.composite
+def settings(draw: st.DrawFn) -> SessionKitSettings:
+    raw = {
+        "ROLLING": draw(st.booleans()),
+        "ABSOLUTE_TIMEOUT": draw(st.none() | SECONDS),
+        "COOKIE": {"MAX_AGE": draw(st.none() | SECONDS)},
+    }
+    with override_settings(SESSION_COOKIE_AGE=draw(SECONDS)):
+        conf = parse(raw)
+    assert not conf.problems
+    return conf
+
+
+#: What ``set_expiry()`` may have stored: nothing, 0, seconds (even negative), a date.
+CUSTOM = (
+    st.none()
+    | st.just(0)
+    | st.integers(min_value=-100, max_value=10**8)
+    | st.floats(min_value=-(10**6), max_value=10**8).map(
+        lambda d: datetime.fromtimestamp(NOW + d).isoformat()
+    )
+)
+
+
+@given(conf=settings(), custom=CUSTOM, age=st.floats(min_value=0, max_value=10**7))
+def test_a_saved_session_outlives_its_cookie_and_not_its_deadline(
+    conf: SessionKitSettings, custom: object, age: float
+) -> None:
+    created = NOW - age
+    life = lifetime.store_lifetime(custom, NOW, created, conf)
+    max_age = lifetime.cookie_max_age(custom, NOW, conf, limit=life.deadline)
+    if max_age is not None:
+        assert NOW + max_age <= life.expires or max_age == 0
+    if life.deadline is not None:
+        assert life.expires <= life.deadline
+        assert life.deadline == created + (conf.absolute_timeout or 0)
+
+
+@given(
+    conf=settings(),
+    custom=CUSTOM,
+    later=st.floats(min_value=0, max_value=10**8),
+    stale=st.booleans(),
+)
+def test_after_a_read_the_store_still_outlives_the_cookie(
+    conf: SessionKitSettings, custom: object, later: float, stale: bool
+) -> None:
+    life = lifetime.store_lifetime(custom, NOW, NOW, conf)
+    read_at = NOW + later
+    if read_at >= life.expires:
+        return  # expired: the read finds nothing
+    touched = lifetime.touched_expiry(life.expires, life.age, life.deadline, read_at)
+    slack = lifetime.touch_slack(life.age, conf)
+    stored = touched if touched - life.expires > slack else life.expires  # as the db store
+    assert stored >= life.expires
+    if life.deadline is not None:
+        assert stored <= life.deadline
+    if conf.rolling:  # the cookie is re-sent with a renewed lifetime
+        held = lifetime.cookie_max_age(custom, read_at, conf, limit=life.deadline)
+    elif stale:  # re-signed, keeping the expiry it had
+        held = lifetime.cookie_max_age(
+            custom, read_at, conf, limit=life.deadline, kept_expiry=life.expires
+        )
+    else:  # the cookie sent when it was saved
+        held = lifetime.cookie_max_age(custom, NOW, conf, limit=life.deadline)
+        read_at = NOW
+    if held is not None and held > 0:
+        assert read_at + held <= stored
+
+
+def test_set_expiry_zero_is_a_browser_session_kept_for_the_idle_timeout() -> None:
+    with override_settings(SESSION_COOKIE_AGE=900):
+        conf = parse({"COOKIE": {"MAX_AGE": 3600}})
+    assert lifetime.cookie_max_age(0, NOW, conf, limit=None) is None
+    assert lifetime.store_lifetime(0, NOW, NOW, conf).expires == NOW + 900
+
+
+def test_a_negative_set_expiry_has_already_expired() -> None:
+    conf = parse({})
+    assert lifetime.store_lifetime(-5, NOW, NOW, conf).expires < NOW
+    assert lifetime.cookie_max_age(-5, NOW, conf, limit=None) == 0
+
+
+def test_touch_slack_is_none_when_rolling() -> None:
+    assert lifetime.touch_slack(3600, parse({"ROLLING": True})) == 0
+    assert lifetime.touch_slack(3600, parse({})) == 36
+    assert lifetime.touch_slack(10**6, parse({})) == lifetime.TOUCH_SLACK_MAX
