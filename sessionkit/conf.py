@@ -15,14 +15,13 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
+
+from sessionkit.signing import derive_key
 
 SecureFlag = bool | Literal["auto"]
 SameSite = Literal["Lax", "Strict", "None", False] | None
 
-#: Salt for deriving the signing key from ``SECRET_KEY`` (never used as the key itself).
-KEY_SALT = "sessionkit.signing.cookie-key"
 #: Shortest secret that does not earn a warning.
 MIN_SECRET_LENGTH = 32
 
@@ -90,11 +89,6 @@ class SessionKitSettings:
     def store_age(self) -> int:
         """Seconds a session lives in the store after it was last saved or touched."""
         return self.cookie.max_age if self.cookie.max_age is not None else self.idle_timeout
-
-
-def derive_key(secret_key: str | bytes) -> bytes:
-    """Signing key for a Django ``SECRET_KEY``: HMAC-derived with a fixed salt."""
-    return salted_hmac(KEY_SALT, "v1", secret=secret_key, algorithm="sha256").digest()
 
 
 class _Parser:
