@@ -1,6 +1,8 @@
 """System checks: every bad ``SESSIONKIT`` value becomes ``sessionkit.E0xx`` / ``W0xx``.
 
-The ids, their levels and meanings are the table in :mod:`sessionkit.check_ids`.
+The ids, their levels and meanings are the table in :mod:`sessionkit.check_ids`. The two
+check functions are registered by :meth:`sessionkit.apps.SessionKitConfig.ready`, not at
+import.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from sessionkit.conf import get_settings, parse
 MIN_SECRET_LENGTH = 32
 
 
-@checks.register(checks.Tags.security, "sessions")
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
@@ -74,7 +75,6 @@ def _redis_store_messages() -> list[checks.CheckMessage]:
     return []
 
 
-@checks.register(checks.Tags.security, deploy=True)
 def check_deploy(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:

@@ -8,7 +8,10 @@ silenced alone, and no id outside it is used anywhere.
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 import pytest
 from django.core import checks
 from django.core.checks import run_checks
+from django.core.checks.registry import registry
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
@@ -589,3 +593,107 @@ def test_readme_check_table_lists_exactly_the_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| `sessionkit\.([EW]\d{3})` \|", readme, flags=re.MULTILINE)
     assert rows == sorted(CHECK_IDS)
+
+
+# --- registration -----------------------------------------------------------------------------
+
+# Imports every sessionkit module with the app installed but before its ready() runs, then
+# runs ready(): prints which sessionkit checks and setting_changed receivers exist after each.
+_PROBE = """
+import importlib, json, pkgutil, weakref
+import django
+from django.conf import settings
+from django.core.checks.registry import registry
+from django.core.signals import setting_changed
+
+settings.configure(
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "sessionkit"],
+    SECRET_KEY="probe-secret-key-not-used-for-anything-0123456789",
+)
+from sessionkit.apps import SessionKitConfig
+
+real_ready = SessionKitConfig.ready
+SessionKitConfig.ready = lambda self: None
+django.setup()
+
+def ours(obj):
+    return (getattr(obj, "__module__", None) or "").startswith("sessionkit")
+
+def state():
+    receivers = []
+    for entry in setting_changed.receivers:
+        for part in entry:
+            target = part() if isinstance(part, weakref.ReferenceType) else part
+            if callable(target) and ours(target):
+                receivers.append(f"{target.__module__}.{target.__qualname__}")
+    checks = [*registry.registered_checks, *registry.deployment_checks]
+    return {
+        "checks": sorted(f"{c.__module__}.{c.__qualname__}" for c in checks if ours(c)),
+        "receivers": sorted(receivers),
+    }
+
+import sessionkit
+for info in pkgutil.walk_packages(sessionkit.__path__, "sessionkit."):
+    importlib.import_module(info.name)
+after_import = state()
+real_ready(django.apps.apps.get_app_config("sessionkit"))
+print(json.dumps({"after_import": after_import, "after_ready": state()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def registration() -> dict[str, dict[str, list[str]]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, dict[str, list[str]]] = json.loads(done.stdout)
+    return result
+
+
+def test_importing_sessionkit_registers_no_check(
+    registration: dict[str, dict[str, list[str]]],
+) -> None:
+    assert registration["after_import"]["checks"] == []
+
+
+def test_ready_registers_each_check_once(registration: dict[str, dict[str, list[str]]]) -> None:
+    assert registration["after_ready"]["checks"] == [
+        "sessionkit.checks.check_deploy",
+        "sessionkit.checks.check_settings",
+    ]
+    assert check_settings in registry.get_checks()
+    assert check_deploy in registry.get_checks(include_deployment_checks=True)
+    assert check_deploy not in registry.get_checks()
+
+
+def test_importing_sessionkit_connects_no_setting_changed_receiver(
+    registration: dict[str, dict[str, list[str]]],
+) -> None:
+    receivers = registration["after_import"]["receivers"]
+    # The Redis store's own receiver goes when SESSIONKIT_REDIS is parsed in conf (issue 7);
+    # test_the_redis_store_connects_no_receiver_at_import below expects it gone.
+    assert [r for r in receivers if not r.startswith("sessionkit.backends.redis.")] == []
+
+
+@pytest.mark.xfail(
+    strict=True, reason="sessionkit.backends.redis still connects its receiver at import"
+)
+def test_the_redis_store_connects_no_receiver_at_import(
+    registration: dict[str, dict[str, list[str]]],
+) -> None:
+    assert registration["after_import"]["receivers"] == []
+
+
+def test_ready_connects_the_settings_reload(
+    registration: dict[str, dict[str, list[str]]],
+) -> None:
+    added = set(registration["after_ready"]["receivers"]) - set(
+        registration["after_import"]["receivers"]
+    )
+    assert added == {"sessionkit.conf._reload"}
