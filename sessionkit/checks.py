@@ -1,4 +1,9 @@
-"""System checks: every bad ``SESSIONKIT`` value becomes ``sessionkit.E00x`` / ``W00x``."""
+"""System checks: every bad ``SESSIONKIT`` value becomes ``sessionkit.E0xx`` / ``W0xx``.
+
+The ids, their levels and meanings are the table in :mod:`sessionkit.check_ids`. The two
+check functions are registered by :meth:`sessionkit.apps.SessionKitConfig.ready`, not at
+import.
+"""
 
 from __future__ import annotations
 
@@ -9,38 +14,37 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from sessionkit.conf import MIN_SECRET_LENGTH, get_settings, parse
+from sessionkit.check_ids import message
+from sessionkit.conf import get_settings, parse
 
-_LEVELS = {"error": checks.Error, "warning": checks.Warning}
+#: Shortest explicit secret that ``check --deploy`` accepts (sessionkit.W013).
+MIN_SECRET_LENGTH = 32
 
 
-@checks.register(checks.Tags.security, "sessions")
 def check_settings(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """Report every problem the settings parser found."""
     conf = parse(getattr(settings, "SESSIONKIT", None))
-    messages: list[checks.CheckMessage] = [
-        _LEVELS[p.level](p.msg, hint=p.hint, id=f"sessionkit.{p.id}") for p in conf.problems
-    ]
+    messages = [message(p.id, p.msg, p.hint) for p in conf.problems]
     engine = settings.SESSION_ENGINE
     if conf.absolute_timeout and not engine.startswith("sessionkit."):
         messages.append(
-            checks.Warning(
+            message(
+                "W001",
                 f"SESSIONKIT['ABSOLUTE_TIMEOUT'] is ignored by SESSION_ENGINE {engine!r}.",
-                hint="Use a sessionkit engine (sessionkit.backends.db, .redis, .cache, .memory).",
-                id="sessionkit.W001",
+                "Use a sessionkit engine (sessionkit.backends.db, .redis, .cache, .memory).",
             )
         )
     if engine == "sessionkit.backends.redis":
         messages += _redis_store_messages()
     if "sessionkit.middleware.SessionMiddleware" not in settings.MIDDLEWARE:
         messages.append(
-            checks.Warning(
+            message(
+                "W003",
                 "sessionkit is installed but its middleware is not in MIDDLEWARE.",
-                hint="Replace django.contrib.sessions.middleware.SessionMiddleware with "
+                "Replace django.contrib.sessions.middleware.SessionMiddleware with "
                 "sessionkit.middleware.SessionMiddleware.",
-                id="sessionkit.W003",
             )
         )
     return messages
@@ -51,27 +55,26 @@ def _redis_store_messages() -> list[checks.CheckMessage]:
         from sessionkit.backends.redis import store_settings
     except ImportError as exc:
         return [
-            checks.Error(
+            message(
+                "E011",
                 f"SESSION_ENGINE is sessionkit.backends.redis but {exc.name} is not installed.",
-                hint='pip install "sessionkit[redis]"',
-                id="sessionkit.E011",
+                'pip install "django-sessionkit[redis]"',
             )
         ]
     try:
         store_settings()
     except ImproperlyConfigured as exc:
         return [
-            checks.Error(
+            message(
+                "E010",
                 str(exc),
-                hint="SESSIONKIT_REDIS takes PREFIX (no braces), CLIENT_FACTORY and "
+                "SESSIONKIT_REDIS takes PREFIX (no braces), CLIENT_FACTORY and "
                 "ASYNC_CLIENT_FACTORY (dotted paths).",
-                id="sessionkit.E010",
             )
         ]
     return []
 
 
-@checks.register(checks.Tags.security, deploy=True)
 def check_deploy(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
@@ -80,45 +83,46 @@ def check_deploy(
     messages: list[checks.CheckMessage] = []
     if conf.cookie.secure is False:
         messages.append(
-            checks.Warning(
+            message(
+                "W010",
                 "The session cookie is not Secure: it is sent over plain HTTP and can be stolen.",
-                hint="Set SESSIONKIT['COOKIE']['SECURE'] = True (or 'auto' behind a proxy).",
-                id="sessionkit.W010",
+                "Set SESSIONKIT['COOKIE']['SECURE'] = True (or 'auto' behind a proxy).",
             )
         )
     if not conf.cookie.httponly:
         messages.append(
-            checks.Warning(
+            message(
+                "W011",
                 "The session cookie is not HttpOnly: any script on the page can read it.",
-                hint="Set SESSIONKIT['COOKIE']['HTTPONLY'] = True.",
-                id="sessionkit.W011",
+                "Set SESSIONKIT['COOKIE']['HTTPONLY'] = True.",
             )
         )
     if conf.cookie.samesite in (False, None):
         messages.append(
-            checks.Warning(
+            message(
+                "W012",
                 "The session cookie has no SameSite attribute.",
-                hint="Set SESSIONKIT['COOKIE']['SAMESITE'] = 'Lax'.",
-                id="sessionkit.W012",
+                "Set SESSIONKIT['COOKIE']['SAMESITE'] = 'Lax'.",
             )
         )
-    # Counted in characters, as W002 counts them (the keys are the secrets as UTF-8).
+    # Counted in characters: explicit keys are the secrets encoded as UTF-8.
     if conf.secret_is_explicit and any(
         len(k.decode("utf-8", "replace")) < MIN_SECRET_LENGTH for k in conf.keys
     ):
         messages.append(
-            checks.Warning(
-                "SESSIONKIT['SECRET'] is too short for production.",
-                hint="Use secrets.token_urlsafe(48).",
-                id="sessionkit.W013",
+            message(
+                "W013",
+                f"SESSIONKIT['SECRET'] has a secret shorter than {MIN_SECRET_LENGTH} "
+                "characters, which can be guessed.",
+                "Use a long random string, e.g. from secrets.token_urlsafe(48).",
             )
         )
     if conf.proxy is True and not conf.cookie.secure:
         messages.append(
-            checks.Warning(
+            message(
+                "W014",
                 "SESSIONKIT['PROXY'] trusts X-Forwarded-Proto but the cookie is never Secure.",
-                hint="Set SESSIONKIT['COOKIE']['SECURE'] = 'auto'.",
-                id="sessionkit.W014",
+                "Set SESSIONKIT['COOKIE']['SECURE'] = 'auto'.",
             )
         )
     return messages

@@ -1,8 +1,9 @@
 """The ``SESSIONKIT`` setting, read once into a typed, immutable object.
 
 Parsing never raises: a bad value is replaced by its safe default and recorded as a
-:class:`Problem`, which :mod:`sessionkit.checks` reports as a system check. So a broken
-settings file shows up in ``manage.py check`` and never as a traceback at request time.
+:class:`Problem`, which :mod:`sessionkit.checks` reports as a system check (ids and levels
+from :mod:`sessionkit.check_ids`). So a broken settings file shows up in ``manage.py check``
+and never as a traceback at request time.
 """
 
 from __future__ import annotations
@@ -15,16 +16,13 @@ from typing import Any, Literal
 
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
+
+from sessionkit.check_ids import CHECK_IDS
+from sessionkit.signing import derive_key
 
 SecureFlag = bool | Literal["auto"]
 SameSite = Literal["Lax", "Strict", "None", False] | None
-
-#: Salt for deriving the signing key from ``SECRET_KEY`` (never used as the key itself).
-KEY_SALT = "sessionkit.signing.cookie-key"
-#: Shortest secret that does not earn a warning.
-MIN_SECRET_LENGTH = 32
 
 TOP_LEVEL_KEYS = frozenset(
     {
@@ -52,7 +50,15 @@ class Problem:
     id: str
     msg: str
     hint: str
-    level: Literal["error", "warning"] = "error"
+
+    def __post_init__(self) -> None:
+        if self.id not in CHECK_IDS:
+            raise ValueError(f"{self.id!r} is not in sessionkit.check_ids.CHECK_IDS")
+
+    @property
+    def level(self) -> int:
+        """Django's check level for this id (``checks.ERROR``, ``checks.WARNING``)."""
+        return CHECK_IDS[self.id].level
 
 
 @dataclass(frozen=True)
@@ -92,19 +98,14 @@ class SessionKitSettings:
         return self.cookie.max_age if self.cookie.max_age is not None else self.idle_timeout
 
 
-def derive_key(secret_key: str | bytes) -> bytes:
-    """Signing key for a Django ``SECRET_KEY``: HMAC-derived with a fixed salt."""
-    return salted_hmac(KEY_SALT, "v1", secret=secret_key, algorithm="sha256").digest()
-
-
 class _Parser:
     """Collects problems while turning raw settings into typed values."""
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def error(self, id: str, msg: str, hint: str, level: str = "error") -> None:
-        self.problems.append(Problem(id, msg, hint, level))  # type: ignore[arg-type]
+    def error(self, id: str, msg: str, hint: str) -> None:
+        self.problems.append(Problem(id, msg, hint))
 
     def mapping(self, raw: Any, where: str, keys: frozenset[str], id: str) -> Mapping[Any, Any]:
         """``raw`` as a dict of known keys; anything else is reported under ``id``."""
@@ -123,11 +124,12 @@ class _Parser:
         return raw
 
     def boolean(self, raw: Mapping[str, Any], key: str, default: bool) -> bool:
+        """A top-level flag (RESAVE, SAVE_UNINITIALIZED, ROLLING); anything else is E012."""
         value = raw.get(key, default)
         if isinstance(value, bool):
             return value
         self.error(
-            "E002",
+            "E012",
             f"SESSIONKIT[{key!r}] must be True or False, not {value!r}.",
             f"Set SESSIONKIT[{key!r}] to a bool.",
         )
@@ -206,14 +208,8 @@ def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], boo
         values = [v for v in values if _encodable(v)]
         if not values:
             return derived, False
-    if any(len(v) < MIN_SECRET_LENGTH for v in values):
-        p.error(
-            "W002",
-            f"SESSIONKIT['SECRET'] has a secret shorter than {MIN_SECRET_LENGTH} "
-            "characters, which can be guessed.",
-            "Use a long random string, e.g. from secrets.token_urlsafe(48).",
-            "warning",
-        )
+    # A short secret still works (express-session accepts one too); ``check --deploy``
+    # warns about it (sessionkit.W013).
     return tuple(v.encode() for v in values), True
 
 
@@ -228,7 +224,7 @@ def _cookie(p: _Parser, raw: Any, idle: int) -> CookieSettings:
     secure: Any = raw.get("SECURE", bool(settings.SESSION_COOKIE_SECURE))
     if not (isinstance(secure, bool) or secure == "auto"):
         p.error(
-            "E002",
+            "E014",
             f"SESSIONKIT['COOKIE']['SECURE'] must be True, False or 'auto', not {secure!r}.",
             "Use 'auto' to mark the cookie secure on HTTPS requests.",
         )
@@ -236,7 +232,7 @@ def _cookie(p: _Parser, raw: Any, idle: int) -> CookieSettings:
     httponly: Any = raw.get("HTTPONLY", bool(settings.SESSION_COOKIE_HTTPONLY))
     if not isinstance(httponly, bool):
         p.error(
-            "E002",
+            "E014",
             f"SESSIONKIT['COOKIE']['HTTPONLY'] must be a bool, not {httponly!r}.",
             "Set it to True (recommended) or False.",
         )
@@ -286,7 +282,7 @@ def parse(raw: Any) -> SessionKitSettings:
     proxy = raw.get("PROXY")
     if proxy is not None and not isinstance(proxy, bool):
         p.error(
-            "E002",
+            "E013",
             f"SESSIONKIT['PROXY'] must be True, False or None, not {proxy!r}.",
             "None lets request.is_secure() decide (SECURE_PROXY_SSL_HEADER).",
         )

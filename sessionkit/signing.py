@@ -2,6 +2,8 @@
 
 The signature is cookie-signature's: base64 (standard alphabet, ``=`` stripped) of
 HMAC-SHA256(key, id). Several keys may verify; the first one signs (secret rotation).
+A key is an explicit ``SESSIONKIT["SECRET"]`` as UTF-8, or :func:`derive_key` of Django's
+``SECRET_KEY`` (and of each fallback).
 """
 
 from __future__ import annotations
@@ -13,11 +15,16 @@ from collections.abc import Sequence
 from typing import NamedTuple
 from urllib.parse import quote
 
+from django.utils.crypto import salted_hmac
+
 PREFIX = "s:"
 #: Longest signed value we try to verify; anything longer is rejected unread.
 MAX_SIGNED_LENGTH = 1024
 # encodeURIComponent leaves these unescaped.
 _URI_COMPONENT_SAFE = "-_.!~*'()"
+#: Salt for deriving the signing key from ``SECRET_KEY`` (never used as the key itself).
+#: Changing it (or the derivation) invalidates every cookie signed with a derived key.
+KEY_SALT = "sessionkit.signing.cookie-key"
 
 
 class Unsigned(NamedTuple):
@@ -25,6 +32,11 @@ class Unsigned(NamedTuple):
 
     value: str
     key_index: int
+
+
+def derive_key(secret_key: str | bytes) -> bytes:
+    """Signing key for a Django ``SECRET_KEY``: HMAC-SHA256 derived with :data:`KEY_SALT`."""
+    return salted_hmac(KEY_SALT, "v1", secret=secret_key, algorithm="sha256").digest()
 
 
 def signature(value: str, key: bytes) -> str:

@@ -1,24 +1,35 @@
-"""System checks: a bad ``SESSIONKIT`` value is a ``sessionkit.E00x``/``W00x`` message.
+"""System checks: a bad ``SESSIONKIT`` value is a ``sessionkit.E0xx``/``W0xx`` message.
 
 CONTRACT section 2. Run through Django's own ``run_checks()`` (what ``manage.py check``
-does) and ``call_command("check", "--deploy")``, never by poking at the parser.
+does) and ``call_command("check", "--deploy")``, never by poking at the parser. The ids
+come from one table (``sessionkit.check_ids``): every id in it is triggered here and can be
+silenced alone, and no id outside it is used anywhere.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core import checks
 from django.core.checks import run_checks
+from django.core.checks.registry import registry
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sessionkit.check_ids import CHECK_IDS, RETIRED
 from sessionkit.checks import check_deploy, check_settings
+from sessionkit.conf import Problem
 from tests.test_conf import sessionkit_dicts
 
 GOOD_SECRET = "a-long-explicit-secret-for-the-tests-0123456789"
@@ -46,10 +57,12 @@ SECURE_SESSIONKIT = {
 
 
 def sessionkit_messages(*, deploy: bool = False, **overrides: Any) -> list[checks.CheckMessage]:
-    """sessionkit's messages from a full ``manage.py check`` under ``overrides``."""
+    """sessionkit's messages from a full ``manage.py check`` under ``overrides``, without
+    those ``SILENCED_SYSTEM_CHECKS`` hides (as the ``check`` command leaves them out)."""
     with override_settings(**overrides):
         messages = run_checks(include_deployment_checks=deploy)
-    return [m for m in messages if (m.id or "").startswith("sessionkit.")]
+        visible = [m for m in messages if not m.is_silenced()]
+    return [m for m in visible if (m.id or "").startswith("sessionkit.")]
 
 
 def ids(messages: list[checks.CheckMessage]) -> list[str]:
@@ -127,17 +140,38 @@ def test_unknown_key_is_e001_naming_the_key(key: object) -> None:
         {"SAVE_UNINITIALIZED": "False"},
         {"SAVE_UNINITIALIZED": None},
         {"ROLLING": "true"},
-        {"PROXY": "yes"},
-        {"PROXY": 1},
-        {"COOKIE": {"SECURE": "yes"}},
-        {"COOKIE": {"SECURE": "Auto"}},
-        {"COOKIE": {"SECURE": None}},
-        {"COOKIE": {"HTTPONLY": "true"}},
-        {"COOKIE": {"HTTPONLY": None}},
     ],
 )
-def test_wrong_type_is_e002(sessionkit: dict[str, Any]) -> None:
-    assert_reported(sessionkit_messages(SESSIONKIT=sessionkit), "sessionkit.E002")
+def test_top_level_flag_that_is_not_a_bool_is_e012(sessionkit: dict[str, Any]) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT=sessionkit), "sessionkit.E012")
+
+
+@pytest.mark.parametrize("proxy", ["yes", 1, 0, "True"])
+def test_proxy_that_is_not_a_bool_or_none_is_e013(proxy: object) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT={"PROXY": proxy}), "sessionkit.E013")
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        {"SECURE": "yes"},
+        {"SECURE": "Auto"},
+        {"SECURE": None},
+        {"HTTPONLY": "true"},
+        {"HTTPONLY": None},
+    ],
+)
+def test_cookie_secure_or_httponly_of_the_wrong_type_is_e014(cookie: dict[str, Any]) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT={"COOKIE": cookie}), "sessionkit.E014")
+
+
+def test_each_wrong_type_family_can_be_silenced_alone() -> None:
+    bad = {"RESAVE": "yes", "PROXY": "yes", "COOKIE": {"HTTPONLY": "no"}}
+    family = ["sessionkit.E012", "sessionkit.E013", "sessionkit.E014"]
+    assert ids(sessionkit_messages(SESSIONKIT=bad)) == family
+    for silenced in family:
+        messages = sessionkit_messages(SESSIONKIT=bad, SILENCED_SYSTEM_CHECKS=[silenced])
+        assert ids(messages) == [i for i in family if i != silenced]
 
 
 @pytest.mark.parametrize(
@@ -149,8 +183,10 @@ def test_empty_or_malformed_secret_is_e003(secret: object) -> None:
 
 
 @pytest.mark.parametrize("secret", ["keyboard cat", "x", [GOOD_SECRET, "short-old-secret"]])
-def test_short_secret_is_w002(secret: object) -> None:
-    assert_reported(sessionkit_messages(SESSIONKIT={"SECRET": secret}), "sessionkit.W002")
+def test_short_secret_is_reported_by_check_deploy_only(secret: object) -> None:
+    # Like Django's own security.W009 for SECRET_KEY: a development secret is fine.
+    assert sessionkit_messages(SESSIONKIT={"SECRET": secret}) == []
+    assert_reported(deploy_only(SECRET=secret), "sessionkit.W013")
 
 
 @pytest.mark.parametrize("samesite", ["lax", "strict", "none", "Nonee", "", True, 0, 1, ["Lax"]])
@@ -259,13 +295,13 @@ def test_every_bad_value_is_reported_at_once() -> None:
     )
     assert ids(messages) == [
         "sessionkit.E001",
-        "sessionkit.E002",
         "sessionkit.E003",
         "sessionkit.E004",
         "sessionkit.E006",
         "sessionkit.E007",
         "sessionkit.E008",
         "sessionkit.E009",
+        "sessionkit.E012",
     ]
     assert all(m.hint for m in messages)
 
@@ -343,9 +379,12 @@ def test_samesite_lax_is_fine_on_deploy() -> None:
 
 
 def test_short_explicit_secret_is_w013_on_deploy() -> None:
-    messages = deploy_only(SECRET="keyboard cat")
-    assert ids(messages) == ["sessionkit.W002", "sessionkit.W013"]
-    assert all(m.hint for m in messages)
+    assert_reported(deploy_only(SECRET="keyboard cat"), "sessionkit.W013")
+
+
+def test_secret_of_32_characters_is_long_enough() -> None:
+    assert deploy_only(SECRET="s" * 32) == []
+    assert_reported(deploy_only(SECRET="s" * 31), "sessionkit.W013")
 
 
 def test_derived_secret_is_not_w013() -> None:
@@ -353,10 +392,10 @@ def test_derived_secret_is_not_w013() -> None:
     assert "sessionkit.W013" not in ids(messages)
 
 
-def test_non_ascii_secret_is_judged_by_characters_like_w002() -> None:
-    # 16 characters, 48 bytes in UTF-8: short by W002's measure, so W013 agrees.
-    messages = deploy_only(SECRET="\u20ac" * 16)
-    assert ids(messages) == ["sessionkit.W002", "sessionkit.W013"]
+def test_non_ascii_secret_is_judged_by_characters() -> None:
+    # 16 characters, 48 bytes in UTF-8: short; 32 characters: long enough.
+    assert_reported(deploy_only(SECRET="\u20ac" * 16), "sessionkit.W013")
+    assert deploy_only(SECRET="\u20ac" * 32) == []
 
 
 def test_trusted_proxy_with_never_secure_cookie_is_w014() -> None:
@@ -395,7 +434,7 @@ def test_check_command_passes_with_secure_settings() -> None:
 
 def test_check_functions_follow_the_current_settings() -> None:
     with override_settings(SESSIONKIT={"RESAVE": "yes", "COOKIE": {"HTTPONLY": False}}):
-        assert ids(check_settings()) == ["sessionkit.E002"]
+        assert ids(check_settings()) == ["sessionkit.E012"]
         assert "sessionkit.W011" in ids(check_deploy())
     assert check_settings() == []
     assert "sessionkit.W011" not in ids(check_deploy())
@@ -434,3 +473,227 @@ def test_good_redis_store_setting_gives_no_message() -> None:
         SESSION_ENGINE="sessionkit.backends.redis", SESSIONKIT_REDIS={"PREFIX": "app:"}
     ):
         assert [m.id for m in check_settings()] == []
+
+
+# --- the id table -----------------------------------------------------------------------------
+
+
+def secure_with(**changes: Any) -> dict[str, Any]:
+    """``SECURE_SESSIONKIT`` with ``changes`` (``COOKIE`` merged key by key)."""
+    merged = {**SECURE_SESSIONKIT, **changes}
+    merged["COOKIE"] = {**SECURE_SESSIONKIT["COOKIE"], **changes.get("COOKIE", {})}
+    return merged
+
+
+#: Settings that make ``manage.py check`` (``--deploy`` for deploy ids) report exactly one id.
+TRIGGERS: dict[str, dict[str, Any]] = {
+    "E001": {"SESSIONKIT": {"TYPO": 1}},
+    "E003": {"SESSIONKIT": {"SECRET": ""}},
+    "E004": {"SESSIONKIT": {"COOKIE": {"SAMESITE": "lax"}}},
+    "E005": {"SESSIONKIT": {"COOKIE": {"SAMESITE": "None"}}},
+    "E006": {"SESSIONKIT": {"NAME": "session id"}},
+    "E007": {"SESSIONKIT": {"GENID": "no.such.module.genid"}},
+    "E008": {"SESSIONKIT": {"ABSOLUTE_TIMEOUT": -5}},
+    "E009": {"SESSIONKIT": {"COOKIE": {"EXTRA": 1}}},
+    "E010": {"SESSION_ENGINE": "sessionkit.backends.redis", "SESSIONKIT_REDIS": {"UNKNOWN": 1}},
+    # ...with redis-py and django-redis made unimportable (see hide_redis_packages).
+    "E011": {"SESSION_ENGINE": "sessionkit.backends.redis"},
+    "E012": {"SESSIONKIT": {"ROLLING": "true"}},
+    "E013": {"SESSIONKIT": {"PROXY": "yes"}},
+    "E014": {"SESSIONKIT": {"COOKIE": {"SECURE": "yes"}}},
+    "W001": {
+        "SESSION_ENGINE": "django.contrib.sessions.backends.db",
+        "SESSIONKIT": {"ABSOLUTE_TIMEOUT": 3600},
+    },
+    "W003": {"MIDDLEWARE": ["django.middleware.common.CommonMiddleware"]},
+    "W010": {"SESSIONKIT": secure_with(PROXY=None, COOKIE={"SECURE": False})},
+    "W011": {"SESSIONKIT": secure_with(COOKIE={"HTTPONLY": False})},
+    "W012": {"SESSIONKIT": secure_with(COOKIE={"SAMESITE": False})},
+    "W013": {"SESSIONKIT": secure_with(SECRET="keyboard cat")},
+    "W014": {"SESSIONKIT": secure_with(PROXY=True, COOKIE={"SECURE": False})},
+}
+#: Ids a trigger cannot avoid reporting too: a cookie that is never Secure is W010 as well.
+COMPANIONS: dict[str, list[str]] = {"W014": ["sessionkit.W010"]}
+
+
+def hide_redis_packages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import redis`` / ``import django_redis`` fail as if they were not installed,
+    and forget the Redis store's modules so the next import of them runs again."""
+    for name in list(sys.modules):
+        if name == "sessionkit.backends.redis" or name.startswith("sessionkit.backends.redis."):
+            monkeypatch.delitem(sys.modules, name)
+    for name in ("redis", "django_redis"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_every_id_in_the_table_has_a_trigger() -> None:
+    assert sorted(TRIGGERS) == sorted(CHECK_IDS)
+    assert not set(CHECK_IDS) & set(RETIRED)
+
+
+@pytest.mark.parametrize("check_id", sorted(CHECK_IDS))
+def test_each_id_is_reported_at_its_level_and_can_be_silenced_alone(
+    check_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if check_id == "E011":
+        hide_redis_packages(monkeypatch)
+    full_id = f"sessionkit.{check_id}"
+    entry = CHECK_IDS[check_id]
+    companions = COMPANIONS.get(check_id, [])
+    messages = sessionkit_messages(deploy=entry.deploy, **TRIGGERS[check_id])
+    assert ids(messages) == sorted([full_id, *companions]), [m.msg for m in messages]
+    (message,) = [m for m in messages if m.id == full_id]
+    assert message.level == entry.level
+    assert message.msg
+    assert message.hint
+    if entry.deploy:
+        assert sessionkit_messages(**TRIGGERS[check_id]) == []
+    silenced = {**TRIGGERS[check_id], "SILENCED_SYSTEM_CHECKS": [full_id]}
+    assert ids(sessionkit_messages(deploy=entry.deploy, **silenced)) == companions
+
+
+def test_e011_names_the_missing_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    hide_redis_packages(monkeypatch)
+    (message,) = sessionkit_messages(**TRIGGERS["E011"])
+    assert "redis is not installed" in message.msg
+    assert message.hint == 'pip install "django-sessionkit[redis]"'
+
+
+def test_a_problem_with_an_id_outside_the_table_is_refused() -> None:
+    with pytest.raises(ValueError, match="X001"):
+        Problem("X001", "msg", "hint")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+_FULL_ID = re.compile(r"\bsessionkit\.([EW]\d{3})\b")
+_QUOTED_ID = re.compile(r"""["'`]([EW]\d{3})["'`]""")
+
+
+def ids_mentioned(path: Path) -> set[str]:
+    text = path.read_text(encoding="utf-8")
+    return set(_FULL_ID.findall(text)) | set(_QUOTED_ID.findall(text))
+
+
+def test_code_and_tests_use_only_ids_from_the_table() -> None:
+    files = [*(ROOT / "sessionkit").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]
+    files = [f for f in files if f.name != "check_ids.py"]
+    used = {(f.relative_to(ROOT).as_posix(), i) for f in files for i in ids_mentioned(f)}
+    assert {(f, i) for f, i in used if i not in CHECK_IDS} == set()
+    assert {i for _, i in used} >= set(CHECK_IDS)
+
+
+def test_docs_name_only_ids_from_the_table_or_retired_ones() -> None:
+    docs = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md")]
+    for doc in docs:
+        unknown = ids_mentioned(doc) - set(CHECK_IDS) - set(RETIRED)
+        assert not unknown, (doc.name, unknown)
+
+
+def test_readme_check_table_lists_exactly_the_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `sessionkit\.([EW]\d{3})` \|", readme, flags=re.MULTILINE)
+    assert rows == sorted(CHECK_IDS)
+
+
+# --- registration -----------------------------------------------------------------------------
+
+# Imports every sessionkit module with the app installed but before its ready() runs, then
+# runs ready(): prints which sessionkit checks and setting_changed receivers exist after each.
+_PROBE = """
+import importlib, json, pkgutil, weakref
+import django
+from django.conf import settings
+from django.core.checks.registry import registry
+from django.core.signals import setting_changed
+
+settings.configure(
+    INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "sessionkit"],
+    SECRET_KEY="probe-secret-key-not-used-for-anything-0123456789",
+)
+from sessionkit.apps import SessionKitConfig
+
+real_ready = SessionKitConfig.ready
+SessionKitConfig.ready = lambda self: None
+django.setup()
+
+def ours(obj):
+    return (getattr(obj, "__module__", None) or "").startswith("sessionkit")
+
+def state():
+    receivers = []
+    for entry in setting_changed.receivers:
+        for part in entry:
+            target = part() if isinstance(part, weakref.ReferenceType) else part
+            if callable(target) and ours(target):
+                receivers.append(f"{target.__module__}.{target.__qualname__}")
+    checks = [*registry.registered_checks, *registry.deployment_checks]
+    return {
+        "checks": sorted(f"{c.__module__}.{c.__qualname__}" for c in checks if ours(c)),
+        "receivers": sorted(receivers),
+    }
+
+import sessionkit
+for info in pkgutil.walk_packages(sessionkit.__path__, "sessionkit."):
+    importlib.import_module(info.name)
+after_import = state()
+real_ready(django.apps.apps.get_app_config("sessionkit"))
+print(json.dumps({"after_import": after_import, "after_ready": state()}))
+"""
+
+
+@pytest.fixture(scope="module")
+def registration() -> dict[str, dict[str, list[str]]]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, dict[str, list[str]]] = json.loads(done.stdout)
+    return result
+
+
+def test_importing_sessionkit_registers_no_check(
+    registration: dict[str, dict[str, list[str]]],
+) -> None:
+    assert registration["after_import"]["checks"] == []
+
+
+def test_ready_registers_each_check_once(registration: dict[str, dict[str, list[str]]]) -> None:
+    assert registration["after_ready"]["checks"] == [
+        "sessionkit.checks.check_deploy",
+        "sessionkit.checks.check_settings",
+    ]
+    assert check_settings in registry.get_checks()
+    assert check_deploy in registry.get_checks(include_deployment_checks=True)
+    assert check_deploy not in registry.get_checks()
+
+
+def test_importing_sessionkit_connects_no_setting_changed_receiver(
+    registration: dict[str, dict[str, list[str]]],
+) -> None:
+    receivers = registration["after_import"]["receivers"]
+    # The Redis store's own receiver goes when SESSIONKIT_REDIS is parsed in conf (issue 7);
+    # test_the_redis_store_connects_no_receiver_at_import below expects it gone.
+    assert [r for r in receivers if not r.startswith("sessionkit.backends.redis.")] == []
+
+
+@pytest.mark.xfail(
+    strict=True, reason="sessionkit.backends.redis still connects its receiver at import"
+)
+def test_the_redis_store_connects_no_receiver_at_import(
+    registration: dict[str, dict[str, list[str]]],
+) -> None:
+    assert registration["after_import"]["receivers"] == []
+
+
+def test_ready_connects_the_settings_reload(
+    registration: dict[str, dict[str, list[str]]],
+) -> None:
+    added = set(registration["after_ready"]["receivers"]) - set(
+        registration["after_import"]["receivers"]
+    )
+    assert added == {"sessionkit.conf._reload"}

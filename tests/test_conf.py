@@ -16,6 +16,7 @@ from django.test import override_settings
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from sessionkit.check_ids import CHECK_IDS
 from sessionkit.conf import (
     COOKIE_KEYS,
     SAMESITE_VALUES,
@@ -371,9 +372,10 @@ def test_empty_secret_in_a_list_is_dropped_and_the_rest_kept() -> None:
 
 
 def test_short_secret_is_still_used() -> None:
-    # Only a warning: a short secret works (express-session accepts it too).
+    # A short secret works (express-session accepts it too); only check --deploy warns.
     with override_settings(SESSIONKIT={"SECRET": "keyboard cat"}):
         assert get_settings().keys == (b"keyboard cat",)
+        assert get_settings().problems == ()
 
 
 @pytest.mark.parametrize("age", [0, -1, "1209600", None])
@@ -391,6 +393,28 @@ def test_samesite_none_without_secure_is_reported_but_kept() -> None:
         conf = get_settings()
         assert conf.cookie.samesite == "None"
         assert [p.id for p in conf.problems] == ["E005"]
+
+
+@pytest.mark.parametrize(
+    ("sessionkit", "expected"),
+    [
+        ({"RESAVE": "yes", "SAVE_UNINITIALIZED": 1, "ROLLING": None}, ["E012", "E012", "E012"]),
+        ({"PROXY": "yes"}, ["E013"]),
+        ({"COOKIE": {"SECURE": "yes", "HTTPONLY": "no"}}, ["E014", "E014"]),
+    ],
+)
+def test_each_wrong_type_family_has_its_own_id(
+    sessionkit: dict[str, Any], expected: list[str]
+) -> None:
+    with override_settings(SESSIONKIT=sessionkit):
+        assert [p.id for p in get_settings().problems] == expected
+
+
+@given(raw=st.dictionaries(st.sampled_from(sorted(TOP_LEVEL_KEYS)), st.none() | st.text()))
+def test_every_problem_takes_its_level_from_the_id_table(raw: dict[str, Any]) -> None:
+    for problem in parse(raw).problems:
+        assert problem.level == CHECK_IDS[problem.id].level
+        assert not CHECK_IDS[problem.id].deploy
 
 
 # --- arbitrary settings never raise -----------------------------------------------------------

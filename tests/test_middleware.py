@@ -14,9 +14,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from sessionkit.backends.base import hash_key
-from sessionkit.conf import derive_key
 from sessionkit.models import Session
-from sessionkit.signing import encode_cookie_value
+from sessionkit.signing import derive_key, encode_cookie_value
 from tests.helpers import cookie_header, row, set_cookie, stored_session
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]

@@ -25,9 +25,11 @@ from hypothesis import strategies as st
 from sessionkit.conf import get_settings
 from sessionkit.cookies import read_cookie
 from sessionkit.signing import (
+    KEY_SALT,
     MAX_SIGNED_LENGTH,
     Unsigned,
     decode_cookie_value,
+    derive_key,
     encode_cookie_value,
     sign,
     unsign,
@@ -189,6 +191,26 @@ def test_secret_key_fallbacks_verify_cookies_signed_before_rotation() -> None:
         assert decode_cookie_value("s:" + sign("abc", keys[0]), keys) == Unsigned("abc", 0)
     with override_settings(SECRET_KEY=new_key, SECRET_KEY_FALLBACKS=[]):
         assert decode_cookie_value(cookie, get_settings().keys) is None
+
+
+def derived_by_hand(secret_key: str) -> bytes:
+    """The derivation written out: HMAC-SHA256 keyed by SHA-256(salt + SECRET_KEY) of "v1"."""
+    key = hashlib.sha256((KEY_SALT + secret_key).encode("utf-8")).digest()
+    return hmac.new(key, b"v1", hashlib.sha256).digest()
+
+
+def test_derived_key_is_pinned() -> None:
+    # Changing the salt or the derivation would sign every existing derived-key cookie out.
+    assert KEY_SALT == "sessionkit.signing.cookie-key"
+    secret_key = "django-insecure-example-0123456789"
+    assert derive_key(secret_key) == derived_by_hand(secret_key)
+    assert derive_key(secret_key.encode()) == derived_by_hand(secret_key)
+
+
+def test_settings_keys_are_the_derived_keys_of_secret_key_and_its_fallbacks() -> None:
+    new, old = "new-django-secret-" * 3, "old-django-secret-" * 3
+    with override_settings(SECRET_KEY=new, SECRET_KEY_FALLBACKS=[old]):
+        assert get_settings().keys == (derived_by_hand(new), derived_by_hand(old))
 
 
 def test_explicit_secret_ignores_secret_key() -> None:

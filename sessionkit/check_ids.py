@@ -1,0 +1,75 @@
+"""Every system check id sessionkit reports, in one table.
+
+Each id names exactly one condition, so ``SILENCED_SYSTEM_CHECKS`` can silence it alone.
+The parser in :mod:`sessionkit.conf` and the checks in :mod:`sessionkit.checks` take an id's
+level from here; the README's table lists the same ids. An id whose meaning changes gets a
+new number: a retired id is never reused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from django.core import checks
+
+#: Prefix of every id, as Django shows it (``sessionkit.E001``).
+NAMESPACE: Final = "sessionkit"
+
+
+@dataclass(frozen=True)
+class CheckId:
+    """One check: its level, whether only ``check --deploy`` runs it, and what it means."""
+
+    level: int
+    meaning: str
+    deploy: bool = False
+
+
+def _error(meaning: str) -> CheckId:
+    return CheckId(checks.ERROR, meaning)
+
+
+def _warning(meaning: str, *, deploy: bool = False) -> CheckId:
+    return CheckId(checks.WARNING, meaning, deploy)
+
+
+CHECK_IDS: Final[Mapping[str, CheckId]] = {
+    "E001": _error("SESSIONKIT is not a dict, or has an unknown key"),
+    "E003": _error("SECRET is empty, not a string / list of strings, or not UTF-8"),
+    "E004": _error("COOKIE['SAMESITE'] is not one of Django's spellings"),
+    "E005": _error("SAMESITE='None' without a Secure cookie"),
+    "E006": _error("the cookie name, path or domain contains ; , = spaces or control chars"),
+    "E007": _error("GENID cannot be imported or is not callable"),
+    "E008": _error("MAX_AGE, ABSOLUTE_TIMEOUT or SESSION_COOKIE_AGE is not a positive int"),
+    "E009": _error("COOKIE is not a dict, or has an unknown key"),
+    "E010": _error("SESSIONKIT_REDIS is malformed (Redis store)"),
+    "E011": _error("the Redis store without django-redis / redis-py installed"),
+    "E012": _error("RESAVE, SAVE_UNINITIALIZED or ROLLING is not a bool"),
+    "E013": _error("PROXY is not True, False or None"),
+    "E014": _error("COOKIE['SECURE'] is not a bool or 'auto', or COOKIE['HTTPONLY'] not a bool"),
+    "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),
+    "W003": _warning("sessionkit is installed without its middleware"),
+    "W010": _warning("the cookie is not Secure", deploy=True),
+    "W011": _warning("the cookie is not HttpOnly", deploy=True),
+    "W012": _warning("the cookie has no SameSite attribute", deploy=True),
+    "W013": _warning("a SECRET shorter than 32 characters", deploy=True),
+    "W014": _warning("PROXY trusts X-Forwarded-Proto but the cookie is never Secure", deploy=True),
+}
+
+#: Ids used before the first release and never to be reused with another meaning.
+RETIRED: Final[Mapping[str, str]] = {
+    "E002": "any wrong type; split per setting family into E012, E013 and E014",
+    "W002": "a short SECRET on every check; reported by check --deploy only, as W013",
+}
+
+_CLASSES: Final[Mapping[int, type[checks.Error] | type[checks.Warning]]] = {
+    checks.ERROR: checks.Error,
+    checks.WARNING: checks.Warning,
+}
+
+
+def message(id: str, msg: str, hint: str) -> checks.CheckMessage:
+    """The system check message ``sessionkit.<id>``, at the level the table gives it."""
+    return _CLASSES[CHECK_IDS[id].level](msg, hint=hint, id=f"{NAMESPACE}.{id}")
