@@ -179,6 +179,17 @@ def test_a_django_engine_that_is_down_answers_503(client, engine_down, caplog):
     assert "django.contrib.sessions.backends.cache is unavailable" in caplog.text
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_async_views_get_random_ids_from_a_django_engine(async_client, settings):
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    response = await async_client.get("/awrite/?x=1")
+    async_client.cookies["sessionid"] = set_cookie(response).value
+    response = await async_client.get("/aread/")
+    assert json.loads(response.content)["value"] == 1
+    assert len(json.loads(response.content)["key"]) == 32  # Django's own ids
+    await sync_to_async(connections.close_all)()
+
+
 async def test_a_django_engine_that_is_down_answers_503_in_async_views(async_client, engine_down):
     response = await async_client.get("/awrite/?x=1")
     assert response.status_code == 503

@@ -108,3 +108,9 @@ def test_touch_slack_is_none_when_rolling() -> None:
     assert lifetime.touch_slack(3600, parse({"ROLLING": True})) == 0
     assert lifetime.touch_slack(3600, parse({})) == 36
     assert lifetime.touch_slack(10**6, parse({})) == lifetime.TOUCH_SLACK_MAX
+
+
+def test_an_unreadable_expiry_date_falls_back_to_the_cookie_age() -> None:
+    conf = parse({"COOKIE": {"MAX_AGE": 3600}})
+    assert lifetime.store_lifetime("not a date", NOW, NOW, conf).expires == NOW + 3600
+    assert lifetime.cookie_max_age("not a date", NOW, conf, limit=None) == 3600

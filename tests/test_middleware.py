@@ -7,7 +7,7 @@ import logging
 import time
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connections
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sessionkit.backends.base import hash_key
 from sessionkit.models import Session
 from sessionkit.signing import derive_key, encode_cookie_value
-from tests.helpers import cookie_header, row, set_cookie, stored_session
+from tests.helpers import cookie_header, row, set_cookie, signed, stored_session
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 
@@ -324,6 +324,43 @@ async def test_async_views_use_the_same_rules(async_client):
     response = await async_client.get("/aread/")
     assert json.loads(response.content)["value"] == 41
     await sync_to_async(connections.close_all)()  # the worker thread's connection
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_rolling_touches_a_session_the_view_never_used(async_client, settings):
+    settings.SESSIONKIT = {"ROLLING": True, "COOKIE": {"MAX_AGE": 3600}}
+    key = await sync_to_async(stored_session)({"x": 1}, aged=600)
+    before = (await sync_to_async(row)(key)).expires
+    async_client.cookies[NAME] = signed(key)
+    response = await async_client.get("/noop/")
+    assert set_cookie(response)["max-age"] == 3600
+    assert (await sync_to_async(row)(key)).expires >= before + 590
+    await sync_to_async(connections.close_all)()
+
+
+def test_signed_id_the_store_rejects_is_cleared_not_used(client):
+    response = client.get("/read/", HTTP_COOKIE=cookie_header("short"))  # under 8 characters
+    assert body(response)["key"] is None
+    assert set_cookie(response)["max-age"] == 0
+
+
+def test_an_exception_in_the_view_is_left_to_django(settings):
+    from django.test import Client
+
+    response = Client(raise_request_exception=False).get("/raise/")
+    assert response.status_code == 500
+
+
+def test_a_response_for_a_request_it_never_saw_is_passed_through():
+    from django.http import HttpRequest, HttpResponse
+
+    from sessionkit.middleware import SessionMiddleware
+
+    response = HttpResponse("untouched")
+    middleware = SessionMiddleware(lambda request: response)
+    assert middleware.process_response(HttpRequest(), response) is response
+    assert "Set-Cookie" not in str(response.serialize_headers())
+    assert async_to_sync(middleware.aprocess_response)(HttpRequest(), response) is response
 
 
 # -- GENID -------------------------------------------------------------------------------

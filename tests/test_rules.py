@@ -207,3 +207,9 @@ def test_max_age_never_passes_the_absolute_deadline() -> None:
 def test_plan_is_built_with_keywords_only() -> None:
     with pytest.raises(TypeError):
         Plan(True, True, False)  # type: ignore[misc]
+
+
+def test_an_unreadable_expiry_field_counts_as_no_expiry() -> None:
+    case = Case(False, False, False, MAX_AGE, True)
+    snap = replace(NEW, current={"x": "1", "_session_expiry": "{not json"})
+    assert plan(case.conf(), NO_COOKIE, snap, 200).max_age == MAX_AGE

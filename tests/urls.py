@@ -12,5 +12,6 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("message/", views.message),
     path("alogin/", views.alogin_view),
     path("alogout/", views.alogout_view),
+    path("raise/", views.raise_),
     *(path(f"{name}/", getattr(views, name)) for name in VIEWS),
 ]

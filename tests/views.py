@@ -52,6 +52,11 @@ def fail(request: HttpRequest) -> HttpResponse:
     return HttpResponse("boom", status=500)
 
 
+def raise_(request: HttpRequest) -> HttpResponse:
+    request.session["x"] = "before the exception"
+    raise ValueError("a bug in the view")
+
+
 async def aread(request: HttpRequest) -> JsonResponse:
     value = await request.session.aget("x")
     return JsonResponse({"value": value, "key": request.session.session_key})
