@@ -92,11 +92,6 @@ class SessionKitSettings:
     idle_timeout: int
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
-    @property
-    def store_age(self) -> int:
-        """Seconds a session lives in the store after it was last saved or touched."""
-        return self.cookie.max_age if self.cookie.max_age is not None else self.idle_timeout
-
 
 class _Parser:
     """Collects problems while turning raw settings into typed values."""

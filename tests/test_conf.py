@@ -16,6 +16,7 @@ from django.test import override_settings
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from sessionkit import lifetime
 from sessionkit.check_ids import CHECK_IDS
 from sessionkit.conf import (
     COOKIE_KEYS,
@@ -85,7 +86,7 @@ def test_max_age_defaults_to_session_cookie_age() -> None:
     with override_settings(SESSION_COOKIE_AGE=600):
         conf = get_settings()
         assert conf.cookie.max_age == 600
-        assert conf.store_age == 600
+        assert lifetime.store_age(conf) == 600
 
 
 def test_expire_at_browser_close_gives_a_browser_session_cookie() -> None:
@@ -93,7 +94,7 @@ def test_expire_at_browser_close_gives_a_browser_session_cookie() -> None:
         conf = get_settings()
         assert conf.cookie.max_age is None
         # the store still forgets the session after SESSION_COOKIE_AGE idle seconds
-        assert conf.store_age == 900
+        assert lifetime.store_age(conf) == 900
 
 
 @pytest.mark.parametrize(
@@ -182,7 +183,7 @@ def test_explicit_none_max_age_overrides_session_cookie_age() -> None:
     with override_settings(SESSION_COOKIE_AGE=60, SESSIONKIT={"COOKIE": {"MAX_AGE": None}}):
         conf = get_settings()
         assert conf.cookie.max_age is None
-        assert conf.store_age == 60
+        assert lifetime.store_age(conf) == 60
 
 
 def test_explicit_max_age_overrides_expire_at_browser_close() -> None:
@@ -383,7 +384,7 @@ def test_invalid_session_cookie_age_falls_back_without_raising(age: object) -> N
     with override_settings(SESSION_COOKIE_AGE=age):
         conf = get_settings()
         assert conf.cookie.max_age == 1209600
-        assert conf.store_age == 1209600
+        assert lifetime.store_age(conf) == 1209600
         assert conf.problems
 
 
@@ -460,7 +461,7 @@ def test_arbitrary_settings_never_raise_and_give_usable_values(raw: Any) -> None
     assert conf.genid is None or callable(conf.genid)
     for seconds in (conf.absolute_timeout, conf.cookie.max_age):
         assert seconds is None or (type(seconds) is int and seconds > 0)
-    assert type(conf.store_age) is int and conf.store_age > 0
+    assert type(lifetime.store_age(conf)) is int and lifetime.store_age(conf) > 0
     assert conf.cookie.secure in (True, False, "auto")
     assert type(conf.cookie.httponly) is bool
     assert conf.cookie.samesite in SAMESITE_VALUES
