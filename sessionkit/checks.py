@@ -7,9 +7,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
 
-from sessionkit.conf import MIN_SECRET_LENGTH, get_settings, parse
+from sessionkit.conf import MIN_SECRET_LENGTH, get_settings, parse, parse_redis
 
 _LEVELS = {"error": checks.Error, "warning": checks.Warning}
 
@@ -47,28 +46,21 @@ def check_settings(
 
 
 def _redis_store_messages() -> list[checks.CheckMessage]:
+    conf = parse_redis(getattr(settings, "SESSIONKIT_REDIS", None))
+    messages: list[checks.CheckMessage] = [
+        _LEVELS[p.level](p.msg, hint=p.hint, id=f"sessionkit.{p.id}") for p in conf.problems
+    ]
     try:
-        from sessionkit.backends.redis import store_settings
+        import sessionkit.backends.redis  # noqa: F401
     except ImportError as exc:
-        return [
+        messages.append(
             checks.Error(
                 f"SESSION_ENGINE is sessionkit.backends.redis but {exc.name} is not installed.",
                 hint='pip install "sessionkit[redis]"',
                 id="sessionkit.E011",
             )
-        ]
-    try:
-        store_settings()
-    except ImproperlyConfigured as exc:
-        return [
-            checks.Error(
-                str(exc),
-                hint="SESSIONKIT_REDIS takes PREFIX (no braces), CLIENT_FACTORY and "
-                "ASYNC_CLIENT_FACTORY (dotted paths).",
-                id="sessionkit.E010",
-            )
-        ]
-    return []
+        )
+    return messages
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -15,7 +15,6 @@ import pytest
 import redis
 import redis.asyncio
 from django.contrib.sessions.backends.base import CreateError
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, SimpleTestCase, override_settings
@@ -23,16 +22,11 @@ from django.urls import path
 from redis.crc import key_slot
 
 import sessionkit
-from sessionkit.backends import redis_scripts as lua
 from sessionkit.backends.base import ClientInfo, Record, hash_key
-from sessionkit.backends.redis import (
-    SessionStore,
-    async_client,
-    session_key_name,
-    store_settings,
-    sync_client,
-    user_key_name,
-)
+from sessionkit.backends.redis import SessionStore
+from sessionkit.backends.redis_client import async_client, sync_client
+from sessionkit.backends.redis_wire import session_key_name, user_key_name
+from sessionkit.conf import RedisSettings, get_redis_settings
 from sessionkit.management.commands import clearsessions
 from tests import servers
 from tests.backends.conformance import SessionTestsMixin
@@ -249,15 +243,22 @@ def test_clear_expired_is_a_no_op_and_clearsessions_says_so(store: redis.Redis) 
     assert "expires sessions by itself" in out.getvalue()
 
 
-def test_prefix_setting_and_its_validation(store: redis.Redis) -> None:
+def test_prefix_setting_and_a_bad_value_falling_back_to_the_default(store: redis.Redis) -> None:
     with override_settings(SESSIONKIT_REDIS={"PREFIX": "app1:sess:"}):
         session = SessionStore()
         session["n"] = 1
         session.save()
         assert store.exists(session_key_name("app1:sess:", hash_key(session.session_key or "")))
     for bad in ({"PREFIX": "a{b}"}, {"PREFIX": 3}, {"NOPE": 1}, {"CLIENT_FACTORY": 1}):
-        with override_settings(SESSIONKIT_REDIS=bad), pytest.raises(ImproperlyConfigured):
-            store_settings()
+        with override_settings(SESSIONKIT_REDIS=bad):
+            conf = get_redis_settings()
+            assert conf == RedisSettings()
+            assert [p.id for p in conf.problems] == ["E010"]
+            session = SessionStore()  # the request goes on, on the default settings
+            session["n"] = 1
+            session.save()
+            assert store.exists(stored_key(session))
+            assert SessionStore(session.session_key)["n"] == 1
 
 
 # -- cycle_key ------------------------------------------------------------------------------
@@ -623,7 +624,3 @@ async def test_async_update_of_a_destroyed_session_is_refused(store: redis.Redis
     assert await session._aupdate(hash_key(session.session_key or ""), record, None) is False
     assert await session._ainsert(hash_key(session.session_key or ""), record) is True
     assert await session._ainsert(hash_key(session.session_key or ""), record) is False
-
-
-def test_scripts_have_stable_shas() -> None:
-    assert len({lua.FETCH.sha, lua.INSERT.sha, lua.UPDATE.sha, lua.RENAME.sha}) == 4

@@ -20,7 +20,9 @@ from redis.crc import key_slot
 
 import sessionkit
 from sessionkit.backends.base import hash_key
-from sessionkit.backends.redis import SessionStore, session_key_name, sync_client
+from sessionkit.backends.redis import SessionStore
+from sessionkit.backends.redis_client import sync_client
+from sessionkit.backends.redis_wire import session_key_name
 from tests import servers
 from tests.backends.conformance import SessionTestsMixin
 
