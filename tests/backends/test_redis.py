@@ -311,6 +311,85 @@ def test_cycle_key_of_a_session_destroyed_meanwhile_stores_it_afresh(
     assert SessionStore(loaded.session_key)["n"] == 1
 
 
+async def test_async_cycle_key_of_a_session_destroyed_meanwhile_stores_it_afresh(
+    store: redis.Redis,
+) -> None:
+    session = SessionStore()
+    await session.aset("n", 1)
+    await session.asave()
+    loaded = SessionStore(session.session_key)
+    assert await loaded.aget("n") == 1
+    store.delete(stored_key(session))
+    await loaded.acycle_key()
+    assert loaded.session_key != session.session_key
+    assert await SessionStore(loaded.session_key).aget("n") == 1
+
+
+def test_cycle_key_of_a_session_never_stored_is_djangos(store: redis.Redis) -> None:
+    session = SessionStore()
+    session["n"] = 1
+    session.cycle_key()
+    assert session.session_key is not None
+    session.save()
+    assert SessionStore(session.session_key)["n"] == 1
+
+
+async def test_async_cycle_key_of_a_session_never_stored_is_djangos(store: redis.Redis) -> None:
+    session = SessionStore()
+    await session.aset("n", 1)
+    await session.acycle_key()
+    assert session.session_key is not None
+    await session.asave()
+    assert await SessionStore(session.session_key).aget("n") == 1
+
+
+def _taken_then_free(taken: str) -> Any:
+    """A ``GENID`` hook answering ``taken`` first, then fresh ids."""
+    ids = iter([taken, *(f"fresh-id-{i:04d}" for i in range(100))])
+    return lambda: next(ids)
+
+
+def _stored_session(n: int) -> SessionStore:
+    session = SessionStore()
+    session["n"] = n
+    session.save()
+    return session
+
+
+def test_cycle_key_skips_an_id_that_is_taken(store: redis.Redis) -> None:
+    other, session = _stored_session(0), _stored_session(1)
+    session.genid = _taken_then_free(other.session_key or "")
+    session.cycle_key()
+    assert session.session_key == "fresh-id-0000"
+    assert SessionStore(other.session_key)["n"] == 0  # not overwritten
+    assert SessionStore(session.session_key)["n"] == 1
+
+
+async def test_async_cycle_key_skips_an_id_that_is_taken(store: redis.Redis) -> None:
+    other, session = _stored_session(0), _stored_session(1)
+    session.genid = _taken_then_free(other.session_key or "")
+    await session.acycle_key()
+    assert session.session_key == "fresh-id-0000"
+    assert await SessionStore(other.session_key).aget("n") == 0
+    assert await SessionStore(session.session_key).aget("n") == 1
+
+
+def test_cycle_key_gives_up_when_every_id_is_taken(store: redis.Redis) -> None:
+    other, session = _stored_session(0), _stored_session(1)
+    session.genid = lambda: other.session_key or ""
+    with pytest.raises(RuntimeError, match="unused session id"):
+        session.cycle_key()
+    assert SessionStore(other.session_key)["n"] == 0
+
+
+async def test_async_cycle_key_gives_up_when_every_id_is_taken(store: redis.Redis) -> None:
+    other, session = _stored_session(0), _stored_session(1)
+    session.genid = lambda: other.session_key or ""
+    with pytest.raises(RuntimeError, match="unused session id"):
+        await session.acycle_key()
+    assert await SessionStore(other.session_key).aget("n") == 0
+
+
 # -- per-user index -------------------------------------------------------------------------
 
 
@@ -393,6 +472,14 @@ def test_end_user_sessions_keeps_only_the_current_one(store: redis.Redis) -> Non
         ]
         assert sessionkit.end_user_sessions("42") == 1
         assert not store.exists(stored_key(here))
+
+
+def test_ending_the_sessions_of_a_user_without_any_ends_none(store: redis.Redis) -> None:
+    with override_settings(SESSION_ENGINE=ENGINE):
+        keep = _login("42")
+        assert sessionkit.end_user_sessions("7") == 0
+        assert sessionkit.end_user_sessions("42", keep=keep) == 0
+        assert store.exists(stored_key(keep))
 
 
 def test_user_set_ttl_is_renewed_when_a_touch_outlives_it(store: redis.Redis) -> None:
