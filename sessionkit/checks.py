@@ -12,10 +12,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.core.exceptions import ImproperlyConfigured
 
 from sessionkit.check_ids import message
-from sessionkit.conf import get_settings, parse
+from sessionkit.conf import get_settings, parse, parse_redis
 
 #: Shortest explicit secret that ``check --deploy`` accepts (sessionkit.W013).
 MIN_SECRET_LENGTH = 32
@@ -51,28 +50,19 @@ def check_settings(
 
 
 def _redis_store_messages() -> list[checks.CheckMessage]:
+    conf = parse_redis(getattr(settings, "SESSIONKIT_REDIS", None))
+    messages = [message(p.id, p.msg, p.hint) for p in conf.problems]
     try:
-        from sessionkit.backends.redis import store_settings
+        import sessionkit.backends.redis  # noqa: F401
     except ImportError as exc:
-        return [
+        messages.append(
             message(
                 "E011",
                 f"SESSION_ENGINE is sessionkit.backends.redis but {exc.name} is not installed.",
                 'pip install "django-sessionkit[redis]"',
             )
-        ]
-    try:
-        store_settings()
-    except ImproperlyConfigured as exc:
-        return [
-            message(
-                "E010",
-                str(exc),
-                "SESSIONKIT_REDIS takes PREFIX (no braces), CLIENT_FACTORY and "
-                "ASYNC_CLIENT_FACTORY (dotted paths).",
-            )
-        ]
-    return []
+        )
+    return messages
 
 
 def check_deploy(

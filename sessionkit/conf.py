@@ -1,4 +1,5 @@
-"""The ``SESSIONKIT`` setting, read once into a typed, immutable object.
+"""The ``SESSIONKIT`` and ``SESSIONKIT_REDIS`` settings, each read once into a typed,
+immutable object.
 
 Parsing never raises: a bad value is replaced by its safe default and recorded as a
 :class:`Problem`, which :mod:`sessionkit.checks` reports as a system check (ids and levels
@@ -327,12 +328,86 @@ def get_settings() -> SessionKitSettings:
     return parse(getattr(settings, "SESSIONKIT", None))
 
 
+# -- SESSIONKIT_REDIS ---------------------------------------------------------------------
+
+REDIS_KEYS = frozenset({"PREFIX", "CLIENT_FACTORY", "ASYNC_CLIENT_FACTORY"})
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    """The ``SESSIONKIT_REDIS`` setting of the Redis store (every key optional).
+
+    Read without importing redis, so the checks and the reload signal work without it."""
+
+    #: Prepended to every key; never contains ``{`` or ``}`` (hash tags are the store's).
+    prefix: str = "sessionkit:"
+    #: ``CLIENT_FACTORY``, imported: returns a redis-py client (``redis.Redis`` or
+    #: ``redis.cluster.RedisCluster``); ``None``: django-redis's ``SESSION_CACHE_ALIAS``.
+    client_factory: Callable[[], Any] | None = None
+    #: ``ASYNC_CLIENT_FACTORY``, imported: returns a ``redis.asyncio`` client; ``None``:
+    #: one is derived from the sync client's connection settings when it can be.
+    async_client_factory: Callable[[], Any] | None = None
+    problems: tuple[Problem, ...] = field(default=(), compare=False)
+
+
+def _factory(p: _Parser, raw: Mapping[str, Any], key: str) -> Callable[[], Any] | None:
+    """``SESSIONKIT_REDIS[key]`` imported, or ``None`` (its default) when unusable."""
+    path = raw.get(key)
+    if path is None:
+        return None
+    where = f"SESSIONKIT_REDIS[{key!r}]"
+    hint = "Give the dotted path of a callable that takes no argument and returns a client."
+    if not isinstance(path, str):
+        p.error("E010", f"{where} must be a dotted path (a string), not {path!r}.", hint)
+        return None
+    try:
+        factory = import_string(path)
+    except Exception as exc:  # any import failure is a settings problem
+        p.error("E010", f"{where} = {path!r} cannot be imported: {exc}.", hint)
+        return None
+    if not callable(factory):
+        p.error("E010", f"{where} = {path!r} is not callable.", hint)
+        return None
+    return factory  # type: ignore[no-any-return]
+
+
+def parse_redis(raw: Any) -> RedisSettings:
+    """Build the Redis store's settings from a raw ``SESSIONKIT_REDIS``; never raises."""
+    p = _Parser()
+    raw = p.mapping(raw, "SESSIONKIT_REDIS", REDIS_KEYS, "E010")
+    prefix = raw.get("PREFIX", RedisSettings.prefix)
+    if not isinstance(prefix, str) or "{" in prefix or "}" in prefix:
+        p.error(
+            "E010",
+            f"SESSIONKIT_REDIS['PREFIX'] must be a string without braces, not {prefix!r}.",
+            "Braces make a Redis Cluster hash tag, and the store chooses its own; "
+            "use e.g. 'myapp:sessions:'.",
+        )
+        prefix = RedisSettings.prefix
+    return RedisSettings(
+        prefix=prefix,
+        client_factory=_factory(p, raw, "CLIENT_FACTORY"),
+        async_client_factory=_factory(p, raw, "ASYNC_CLIENT_FACTORY"),
+        problems=tuple(p.problems),
+    )
+
+
+@cache
+def get_redis_settings() -> RedisSettings:
+    """The Redis store's settings, parsed once and cached until ``SESSIONKIT_REDIS`` changes."""
+    return parse_redis(getattr(settings, "SESSIONKIT_REDIS", None))
+
+
+# -- reloading ------------------------------------------------------------------------------
+
 _WATCHED = {"SESSIONKIT", "SECRET_KEY", "SECRET_KEY_FALLBACKS", "SESSION_ENGINE"}
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting in _WATCHED or setting.startswith("SESSION_"):
         get_settings.cache_clear()
+    if setting == "SESSIONKIT_REDIS":
+        get_redis_settings.cache_clear()
 
 
 def connect_signals() -> None:

@@ -675,18 +675,6 @@ def test_ready_registers_each_check_once(registration: dict[str, dict[str, list[
 def test_importing_sessionkit_connects_no_setting_changed_receiver(
     registration: dict[str, dict[str, list[str]]],
 ) -> None:
-    receivers = registration["after_import"]["receivers"]
-    # The Redis store's own receiver goes when SESSIONKIT_REDIS is parsed in conf (issue 7);
-    # test_the_redis_store_connects_no_receiver_at_import below expects it gone.
-    assert [r for r in receivers if not r.startswith("sessionkit.backends.redis.")] == []
-
-
-@pytest.mark.xfail(
-    strict=True, reason="sessionkit.backends.redis still connects its receiver at import"
-)
-def test_the_redis_store_connects_no_receiver_at_import(
-    registration: dict[str, dict[str, list[str]]],
-) -> None:
     assert registration["after_import"]["receivers"] == []
 
 

@@ -8,6 +8,8 @@ bad value never raises: it falls back to a safe default (``test_checks`` covers 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -20,11 +22,15 @@ from sessionkit import lifetime
 from sessionkit.check_ids import CHECK_IDS
 from sessionkit.conf import (
     COOKIE_KEYS,
+    REDIS_KEYS,
     SAMESITE_VALUES,
     TOP_LEVEL_KEYS,
+    RedisSettings,
     SessionKitSettings,
+    get_redis_settings,
     get_settings,
     parse,
+    parse_redis,
 )
 
 
@@ -468,3 +474,96 @@ def test_arbitrary_settings_never_raise_and_give_usable_values(raw: Any) -> None
     assert type(conf.cookie.samesite) in (str, bool, type(None))
     assert conf.cookie.domain is None or isinstance(conf.cookie.domain, str)
     assert isinstance(conf.cookie.path, str) and conf.cookie.path
+
+
+# --- SESSIONKIT_REDIS ----------------------------------------------------------------------
+
+
+def sessions_client() -> str:
+    """A CLIENT_FACTORY target for these tests (never called here)."""
+    return "a client"
+
+
+def test_redis_settings_default_without_the_setting() -> None:
+    conf = get_redis_settings()
+    assert conf == RedisSettings(prefix="sessionkit:")
+    assert conf.client_factory is None and conf.async_client_factory is None
+    assert conf.problems == ()
+
+
+def test_redis_settings_import_the_factories_and_follow_override_settings() -> None:
+    raw = {
+        "PREFIX": "app:",
+        "CLIENT_FACTORY": "tests.test_conf.sessions_client",
+        "ASYNC_CLIENT_FACTORY": "tests.test_conf.sessions_client",
+    }
+    with override_settings(SESSIONKIT_REDIS=raw):
+        conf = get_redis_settings()
+        assert conf.prefix == "app:"
+        assert conf.client_factory is sessions_client
+        assert conf.async_client_factory is sessions_client
+        assert conf.problems == ()
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            conf.prefix = "other:"  # type: ignore[misc]
+    assert get_redis_settings().prefix == "sessionkit:"
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        ("not a dict", "must be a dict"),
+        ({"NOPE": 1}, "unknown key 'NOPE'"),
+        ({"PREFIX": "a{b}"}, "without braces"),
+        ({"PREFIX": 3}, "without braces"),
+        ({"CLIENT_FACTORY": 1}, "dotted path"),
+        ({"CLIENT_FACTORY": "tests.test_conf.no_such_factory"}, "cannot be imported"),
+        ({"ASYNC_CLIENT_FACTORY": "tests.test_conf.NOT_CALLABLE"}, "not callable"),
+    ],
+)
+def test_a_bad_redis_value_falls_back_to_its_default_and_is_reported(raw: Any, words: str) -> None:
+    with override_settings(SESSIONKIT_REDIS=raw):
+        conf = get_redis_settings()
+    assert conf == RedisSettings()
+    ((problem,),) = [conf.problems]
+    assert problem.id == "E010"
+    assert words in problem.msg
+    assert problem.hint
+
+
+@given(
+    raw=st.one_of(
+        values,
+        st.dictionaries(
+            st.one_of(st.sampled_from(sorted(REDIS_KEYS)), st.text(max_size=8)), values
+        ),
+    )
+)
+def test_arbitrary_redis_settings_never_raise_and_give_usable_values(raw: Any) -> None:
+    conf = parse_redis(raw)
+    assert isinstance(conf.prefix, str) and "{" not in conf.prefix and "}" not in conf.prefix
+    assert conf.client_factory is None or callable(conf.client_factory)
+    assert conf.async_client_factory is None or callable(conf.async_client_factory)
+    assert all(p.id == "E010" for p in conf.problems)
+
+
+def test_redis_settings_are_read_without_importing_redis_or_a_receiver_of_their_own() -> None:
+    """The checks and the reload signal need no redis; the store connects no receiver."""
+    script = """
+import sys
+import django
+from django.conf import settings
+settings.configure(SESSIONKIT_REDIS={"PREFIX": "p:"})
+django.setup()
+from django.core.signals import setting_changed
+from sessionkit import conf
+conf.connect_signals()
+assert conf.get_redis_settings().prefix == "p:"
+assert not any(name.split(".")[0] == "redis" for name in sys.modules), "redis imported"
+before = list(setting_changed.receivers)
+import sessionkit.backends.redis
+assert setting_changed.receivers == before, "the Redis store connected a receiver"
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr

@@ -15,7 +15,6 @@ import pytest
 import redis
 import redis.asyncio
 from django.contrib.sessions.backends.base import CreateError
-from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, SimpleTestCase, override_settings
@@ -23,16 +22,11 @@ from django.urls import path
 from redis.crc import key_slot
 
 import sessionkit
-from sessionkit.backends import redis_scripts as lua
 from sessionkit.backends.base import ClientInfo, Record, hash_key
-from sessionkit.backends.redis import (
-    SessionStore,
-    async_client,
-    session_key_name,
-    store_settings,
-    sync_client,
-    user_key_name,
-)
+from sessionkit.backends.redis import SessionStore
+from sessionkit.backends.redis_client import async_client, sync_client
+from sessionkit.backends.redis_wire import session_key_name, user_key_name
+from sessionkit.conf import RedisSettings, get_redis_settings
 from sessionkit.management.commands import clearsessions
 from tests import servers
 from tests.backends.conformance import SessionTestsMixin
@@ -249,15 +243,22 @@ def test_clear_expired_is_a_no_op_and_clearsessions_says_so(store: redis.Redis) 
     assert "expires sessions by itself" in out.getvalue()
 
 
-def test_prefix_setting_and_its_validation(store: redis.Redis) -> None:
+def test_prefix_setting_and_a_bad_value_falling_back_to_the_default(store: redis.Redis) -> None:
     with override_settings(SESSIONKIT_REDIS={"PREFIX": "app1:sess:"}):
         session = SessionStore()
         session["n"] = 1
         session.save()
         assert store.exists(session_key_name("app1:sess:", hash_key(session.session_key or "")))
     for bad in ({"PREFIX": "a{b}"}, {"PREFIX": 3}, {"NOPE": 1}, {"CLIENT_FACTORY": 1}):
-        with override_settings(SESSIONKIT_REDIS=bad), pytest.raises(ImproperlyConfigured):
-            store_settings()
+        with override_settings(SESSIONKIT_REDIS=bad):
+            conf = get_redis_settings()
+            assert conf == RedisSettings()
+            assert [p.id for p in conf.problems] == ["E010"]
+            session = SessionStore()  # the request goes on, on the default settings
+            session["n"] = 1
+            session.save()
+            assert store.exists(stored_key(session))
+            assert SessionStore(session.session_key)["n"] == 1
 
 
 # -- cycle_key ------------------------------------------------------------------------------
@@ -308,6 +309,85 @@ def test_cycle_key_of_a_session_destroyed_meanwhile_stores_it_afresh(
     loaded.cycle_key()
     assert loaded.session_key != session.session_key
     assert SessionStore(loaded.session_key)["n"] == 1
+
+
+async def test_async_cycle_key_of_a_session_destroyed_meanwhile_stores_it_afresh(
+    store: redis.Redis,
+) -> None:
+    session = SessionStore()
+    await session.aset("n", 1)
+    await session.asave()
+    loaded = SessionStore(session.session_key)
+    assert await loaded.aget("n") == 1
+    store.delete(stored_key(session))
+    await loaded.acycle_key()
+    assert loaded.session_key != session.session_key
+    assert await SessionStore(loaded.session_key).aget("n") == 1
+
+
+def test_cycle_key_of_a_session_never_stored_is_djangos(store: redis.Redis) -> None:
+    session = SessionStore()
+    session["n"] = 1
+    session.cycle_key()
+    assert session.session_key is not None
+    session.save()
+    assert SessionStore(session.session_key)["n"] == 1
+
+
+async def test_async_cycle_key_of_a_session_never_stored_is_djangos(store: redis.Redis) -> None:
+    session = SessionStore()
+    await session.aset("n", 1)
+    await session.acycle_key()
+    assert session.session_key is not None
+    await session.asave()
+    assert await SessionStore(session.session_key).aget("n") == 1
+
+
+def _taken_then_free(taken: str) -> Any:
+    """A ``GENID`` hook answering ``taken`` first, then fresh ids."""
+    ids = iter([taken, *(f"fresh-id-{i:04d}" for i in range(100))])
+    return lambda: next(ids)
+
+
+def _stored_session(n: int) -> SessionStore:
+    session = SessionStore()
+    session["n"] = n
+    session.save()
+    return session
+
+
+def test_cycle_key_skips_an_id_that_is_taken(store: redis.Redis) -> None:
+    other, session = _stored_session(0), _stored_session(1)
+    session.genid = _taken_then_free(other.session_key or "")
+    session.cycle_key()
+    assert session.session_key == "fresh-id-0000"
+    assert SessionStore(other.session_key)["n"] == 0  # not overwritten
+    assert SessionStore(session.session_key)["n"] == 1
+
+
+async def test_async_cycle_key_skips_an_id_that_is_taken(store: redis.Redis) -> None:
+    other, session = _stored_session(0), _stored_session(1)
+    session.genid = _taken_then_free(other.session_key or "")
+    await session.acycle_key()
+    assert session.session_key == "fresh-id-0000"
+    assert await SessionStore(other.session_key).aget("n") == 0
+    assert await SessionStore(session.session_key).aget("n") == 1
+
+
+def test_cycle_key_gives_up_when_every_id_is_taken(store: redis.Redis) -> None:
+    other, session = _stored_session(0), _stored_session(1)
+    session.genid = lambda: other.session_key or ""
+    with pytest.raises(RuntimeError, match="unused session id"):
+        session.cycle_key()
+    assert SessionStore(other.session_key)["n"] == 0
+
+
+async def test_async_cycle_key_gives_up_when_every_id_is_taken(store: redis.Redis) -> None:
+    other, session = _stored_session(0), _stored_session(1)
+    session.genid = lambda: other.session_key or ""
+    with pytest.raises(RuntimeError, match="unused session id"):
+        await session.acycle_key()
+    assert await SessionStore(other.session_key).aget("n") == 0
 
 
 # -- per-user index -------------------------------------------------------------------------
@@ -392,6 +472,14 @@ def test_end_user_sessions_keeps_only_the_current_one(store: redis.Redis) -> Non
         ]
         assert sessionkit.end_user_sessions("42") == 1
         assert not store.exists(stored_key(here))
+
+
+def test_ending_the_sessions_of_a_user_without_any_ends_none(store: redis.Redis) -> None:
+    with override_settings(SESSION_ENGINE=ENGINE):
+        keep = _login("42")
+        assert sessionkit.end_user_sessions("7") == 0
+        assert sessionkit.end_user_sessions("42", keep=keep) == 0
+        assert store.exists(stored_key(keep))
 
 
 def test_user_set_ttl_is_renewed_when_a_touch_outlives_it(store: redis.Redis) -> None:
@@ -623,7 +711,3 @@ async def test_async_update_of_a_destroyed_session_is_refused(store: redis.Redis
     assert await session._aupdate(hash_key(session.session_key or ""), record, None) is False
     assert await session._ainsert(hash_key(session.session_key or ""), record) is True
     assert await session._ainsert(hash_key(session.session_key or ""), record) is False
-
-
-def test_scripts_have_stable_shas() -> None:
-    assert len({lua.FETCH.sha, lua.INSERT.sha, lua.UPDATE.sha, lua.RENAME.sha}) == 4

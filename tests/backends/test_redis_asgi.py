@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
 from django.urls import path
 
-from sessionkit.backends import redis as store_module
+from sessionkit.backends import redis_client
 from tests import servers
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -62,7 +62,7 @@ def asgi_server(redis_client: object) -> Iterator[str]:
 
 
 def test_sessions_under_uvicorn_use_the_native_async_client(asgi_server: str) -> None:
-    before = set(store_module._async_clients.keys())
+    before = set(redis_client._async_clients.keys())
     with httpx.Client(base_url=asgi_server) as http:
         assert http.get("/put/1/").status_code == 200
         first = http.cookies["sessionid"]
@@ -70,7 +70,7 @@ def test_sessions_under_uvicorn_use_the_native_async_client(asgi_server: str) ->
         assert http.get("/cycle/").status_code == 200
         assert http.cookies["sessionid"] != first
         assert http.get("/read/").text == "1"
-    loops = set(store_module._async_clients.keys()) - before
+    loops = set(redis_client._async_clients.keys()) - before
     assert len(loops) == 1  # uvicorn's event loop got its own client
-    (clients,) = (store_module._async_clients[loop] for loop in loops)
+    (clients,) = (redis_client._async_clients[loop] for loop in loops)
     assert all(isinstance(c, redis.asyncio.Redis) for c in clients.values())

@@ -20,7 +20,9 @@ from redis.crc import key_slot
 
 import sessionkit
 from sessionkit.backends.base import hash_key
-from sessionkit.backends.redis import SessionStore, session_key_name, sync_client
+from sessionkit.backends.redis import SessionStore
+from sessionkit.backends.redis_client import sync_client
+from sessionkit.backends.redis_wire import session_key_name
 from tests import servers
 from tests.backends.conformance import SessionTestsMixin
 
@@ -163,6 +165,102 @@ def test_cycle_key_with_a_genid_hook_crosses_slots_on_a_cluster(on_cluster: Redi
     assert session.session_key == "custom-id-0000"
     assert not SessionStore().exists(old)
     assert SessionStore(session.session_key)["n"] == 1
+
+
+def _across_slots(taken: str, name: str) -> Any:
+    """A ``GENID`` hook: first ``taken`` (an existing session), then ``name-0000``, ...
+    (the cluster is not flushed between tests: each test names its own ids)."""
+    ids = iter([taken, *(f"{name}-{i:04d}" for i in range(1000))])
+    return lambda: next(ids)
+
+
+def test_cycle_key_with_a_genid_hook_skips_a_taken_id_across_slots(
+    on_cluster: RedisCluster,
+) -> None:
+    other, session = SessionStore(), SessionStore()
+    other["n"], session["n"] = 0, 1
+    other.save()
+    session.save()
+    old = session.session_key
+    session.genid = _across_slots(other.session_key or "", "skip-taken")
+    session.cycle_key()
+    assert session.session_key == "skip-taken-0000"
+    assert not SessionStore().exists(old)
+    assert SessionStore(other.session_key)["n"] == 0
+    assert SessionStore(session.session_key)["n"] == 1
+
+
+async def test_async_cycle_key_with_a_genid_hook_crosses_slots_on_a_cluster(
+    cluster: list[int],
+) -> None:
+    with override_settings(**CLUSTER_SETTINGS):
+        other, session = SessionStore(), SessionStore()
+        await other.aset("n", 0)
+        await other.asave()
+        await session.aset("n", 1)
+        await session.aset("_auth_user_id", "9")
+        await session.asave()
+        old = session.session_key
+        session.genid = _across_slots(other.session_key or "", "async-copy")
+        await session.acycle_key()
+        assert session.session_key == "async-copy-0000"
+        old_key = session_key_name("sk:", hash_key(old or ""))
+        new_key = session_key_name("sk:", hash_key(session.session_key))
+        assert key_slot(old_key.encode()) != key_slot(new_key.encode())
+        assert not await SessionStore().aexists(old)
+        assert await SessionStore(other.session_key).aget("n") == 0
+        assert await SessionStore(session.session_key).aget("n") == 1
+        assert [row.sid for row in sessionkit.user_sessions("9")] == [
+            hash_key(session.session_key)
+        ]
+
+
+def _flush_scripts() -> None:
+    for port in NODES:
+        node: Any = redis.Redis(host=servers.LOOPBACK, port=port)
+        try:
+            node.script_flush()
+        finally:
+            node.close()
+
+
+def _login(session: SessionStore, user_id: str) -> None:
+    session.save()
+    session.cycle_key()
+    session["_auth_user_id"] = user_id
+    session.save()
+
+
+def test_per_user_index_on_a_cluster_after_script_flush(on_cluster: RedisCluster) -> None:
+    sessions = [SessionStore() for _ in range(6)]
+    for session in sessions:
+        _flush_scripts()
+        _login(session, "42")
+    _flush_scripts()
+    for session in sessions:
+        session.cycle_key()
+    assert {row.sid for row in sessionkit.user_sessions("42")} == {
+        hash_key(s.session_key or "") for s in sessions
+    }
+    assert sessionkit.end_user_sessions("42") == 6
+
+
+async def test_per_user_index_on_a_cluster_after_script_flush_async(cluster: list[int]) -> None:
+    with override_settings(**CLUSTER_SETTINGS):
+        sessions = [SessionStore() for _ in range(6)]
+        for session in sessions:
+            _flush_scripts()
+            await session.asave()
+            await session.acycle_key()
+            await session.aset("_auth_user_id", "43")
+            await session.asave()
+        _flush_scripts()
+        for session in sessions:
+            await session.acycle_key()
+        assert {row.sid for row in sessionkit.user_sessions("43")} == {
+            hash_key(s.session_key or "") for s in sessions
+        }
+        assert sessionkit.end_user_sessions("43") == 6
 
 
 def test_per_user_index_across_slots(on_cluster: RedisCluster) -> None:

@@ -19,7 +19,8 @@ from django.test import AsyncClient, Client, override_settings
 from django_redis.pool import ConnectionFactory
 
 from sessionkit.backends.base import hash_key
-from sessionkit.backends.redis import async_client, session_key_name, sync_client
+from sessionkit.backends.redis_client import async_client, sync_client
+from sessionkit.backends.redis_wire import session_key_name
 from tests import servers
 
 pytestmark = pytest.mark.redis

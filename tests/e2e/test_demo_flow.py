@@ -19,7 +19,7 @@ import pytest
 import redis
 
 from sessionkit.backends.base import hash_key
-from sessionkit.backends.redis import session_key_name
+from sessionkit.backends.redis_wire import session_key_name
 from tests import servers
 
 pytestmark = pytest.mark.e2e

@@ -1,0 +1,162 @@
+"""The Redis store's connections: which client, and how a script is run on it.
+
+The sync client is django-redis's connection for ``SESSION_CACHE_ALIAS`` unless
+``SESSIONKIT_REDIS["CLIENT_FACTORY"]`` names a factory (how Redis Cluster is used); the
+async client is ``ASYNC_CLIENT_FACTORY``'s, or one derived from the sync client's
+connection settings, one per event loop. Scripts go by ``EVALSHA``; a server that has not
+cached one (after a restart or ``SCRIPT FLUSH``) gets its text by ``EVAL``, which caches it.
+The settings are read by :func:`sessionkit.conf.get_redis_settings`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.connection
+import redis.cluster
+from django.conf import settings
+from redis.exceptions import NoScriptError
+
+from sessionkit.backends.redis_wire import Call
+from sessionkit.conf import get_redis_settings
+
+# -- clients ------------------------------------------------------------------------------
+
+
+@functools.cache
+def _factory_client(factory: Callable[[], Any]) -> Any:
+    """The client a ``CLIENT_FACTORY`` returns, built once per process."""
+    return factory()
+
+
+def sync_client() -> Any:
+    """The redis-py client sessions are stored with."""
+    factory = get_redis_settings().client_factory
+    if factory is not None:
+        return _factory_client(factory)
+    from django_redis import get_redis_connection
+
+    return get_redis_connection(settings.SESSION_CACHE_ALIAS, write=True)
+
+
+#: Connection settings that mean the same to ``redis.asyncio`` connections.
+_PORTABLE = frozenset(
+    {
+        "host", "port", "db", "username", "password", "path", "client_name",
+        "socket_timeout", "socket_connect_timeout", "socket_keepalive",
+        "encoding", "encoding_errors", "decode_responses", "health_check_interval",
+        "ssl_keyfile", "ssl_certfile", "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_data",
+        "ssl_check_hostname",
+    }
+)  # fmt: skip
+_ASYNC_CONNECTIONS: dict[type, type] = {
+    redis.connection.Connection: redis.asyncio.connection.Connection,
+    redis.connection.SSLConnection: redis.asyncio.connection.SSLConnection,
+    redis.connection.UnixDomainSocketConnection: (
+        redis.asyncio.connection.UnixDomainSocketConnection
+    ),
+}
+
+
+def _async_twin(client: Any) -> Any | None:
+    """A ``redis.asyncio`` client with ``client``'s connection settings, if derivable."""
+    pool: Any = getattr(client, "connection_pool", None)
+    if type(pool) not in (redis.ConnectionPool, redis.BlockingConnectionPool):
+        return None  # Sentinel, Cluster or custom pools: use ASYNC_CLIENT_FACTORY
+    connection_class = _ASYNC_CONNECTIONS.get(pool.connection_class)
+    if connection_class is None:
+        return None
+    kwargs = {k: v for k, v in pool.connection_kwargs.items() if k in _PORTABLE}
+    return redis.asyncio.Redis(
+        connection_pool=redis.asyncio.ConnectionPool(
+            connection_class=connection_class, max_connections=pool.max_connections, **kwargs
+        )
+    )
+
+
+#: One async client per event loop (and per configuration): clients are bound to a loop.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def async_client() -> Any | None:
+    """This event loop's ``redis.asyncio`` client, or ``None`` (run the sync client in a
+    thread) when none can be derived."""
+    factory = get_redis_settings().async_client_factory
+    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    if factory is not None:
+        if factory not in clients:
+            clients[factory] = factory()
+        return clients[factory]
+    sync = sync_client()
+    ident = ("pool", id(getattr(sync, "connection_pool", sync)))
+    if ident not in clients:
+        clients[ident] = _async_twin(sync)
+    return clients[ident]
+
+
+def is_cluster(client: Any) -> bool:
+    return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
+
+
+# -- running scripts --------------------------------------------------------------------------
+
+
+def run(client: Any, call: Call) -> Any:
+    """``EVALSHA``, falling back to ``EVAL`` (which caches the script) when not loaded."""
+    try:
+        return client.evalsha(call.script.sha, *call.argv)
+    except NoScriptError:
+        return client.eval(call.script.text, *call.argv)
+
+
+async def arun(client: Any, call: Call) -> Any:
+    try:
+        return await client.evalsha(call.script.sha, *call.argv)
+    except NoScriptError:
+        return await client.eval(call.script.text, *call.argv)
+
+
+def _pipeline(client: Any, calls: Sequence[Call], *, by_sha: bool) -> Any:
+    """One pipeline (no transaction) of ``calls``: by SHA, or by text to load them."""
+    pipe = client.pipeline(transaction=False)
+    for call in calls:  # a cluster pipeline blocks .evalsha(), not the command itself
+        if by_sha:
+            pipe.execute_command("EVALSHA", call.script.sha, *call.argv)
+        else:
+            pipe.execute_command("EVAL", call.script.text, *call.argv)
+    return pipe
+
+
+def _not_loaded(calls: Sequence[Call], replies: Sequence[Any]) -> list[Call]:
+    """The calls a server answered ``NOSCRIPT``; any other error is raised."""
+    for reply in replies:
+        if isinstance(reply, Exception) and not isinstance(reply, NoScriptError):
+            raise reply
+    return [c for c, r in zip(calls, replies, strict=True) if isinstance(r, NoScriptError)]
+
+
+def run_all(client: Any, calls: Sequence[Call]) -> None:
+    """Run ``calls`` in one round trip by ``EVALSHA``; those a server answered ``NOSCRIPT``
+    (so did not run) are sent again by ``EVAL`` in a second one. Each call runs once."""
+    if not calls:
+        return
+    replies = _pipeline(client, calls, by_sha=True).execute(raise_on_error=False)
+    if retry := _not_loaded(calls, replies):
+        _pipeline(client, retry, by_sha=False).execute()
+
+
+async def arun_all(client: Any, calls: Sequence[Call]) -> None:
+    if not calls:
+        return
+    replies = await _pipeline(client, calls, by_sha=True).execute(raise_on_error=False)
+    if retry := _not_loaded(calls, replies):
+        await _pipeline(client, retry, by_sha=False).execute()

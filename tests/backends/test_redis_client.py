@@ -1,0 +1,227 @@
+"""The Redis store's connections against a real Redis: scripts by SHA (counted by Redis's
+own ``INFO commandstats``), reloaded after ``SCRIPT FLUSH``, errors surfaced, and the async
+API on a client no ``redis.asyncio`` twin can be derived from."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from django.test import override_settings
+
+from sessionkit.backends import redis_wire as wire
+from sessionkit.backends.base import hash_key
+from sessionkit.backends.redis import SessionStore
+from sessionkit.backends.redis_client import async_client, sync_client
+from sessionkit.errors import StoreUnavailable
+from tests import servers
+
+pytestmark = pytest.mark.redis
+
+ENGINE = "sessionkit.backends.redis"
+PREFIX = "sessionkit:"
+#: The test Redis the factories below connect to (set by the ``factory_url`` fixture).
+URL: list[str] = []
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    with override_settings(SESSION_CACHE_ALIAS="redis", SESSION_ENGINE=ENGINE):
+        yield redis_client
+
+
+def user_set(client: redis.Redis, user_id: str) -> set[bytes]:
+    members: set[bytes] = client.smembers(wire.user_key_name(PREFIX, user_id))
+    return members
+
+
+def sid_of(session: SessionStore) -> bytes:
+    return hash_key(session.session_key or "").encode()
+
+
+def login(user_id: str) -> SessionStore:
+    """What Django's login() does to a session: cycle the key, then store the user."""
+    session = SessionStore()
+    session["cart"] = [1]
+    session.save()
+    session.cycle_key()
+    session["_auth_user_id"] = user_id
+    session.save()
+    return session
+
+
+async def alogin(user_id: str) -> SessionStore:
+    session = SessionStore()
+    await session.aset("cart", [1])
+    await session.asave()
+    await session.acycle_key()
+    await session.aset("_auth_user_id", user_id)
+    await session.asave()
+    return session
+
+
+# -- EVALSHA, and EVAL once after SCRIPT FLUSH ------------------------------------------------
+
+
+def test_the_user_index_works_after_script_flush(store: redis.Redis) -> None:
+    session = login("42")
+    store.script_flush()
+    session.cycle_key()  # the rename's script and the index pipeline's are both reloaded
+    assert user_set(store, "42") == {sid_of(session)}
+    assert store.script_exists(wire.INDEX.sha, wire.RENAME.sha) == [True, True]
+    store.script_flush()
+    session.flush()
+    assert user_set(store, "42") == set()
+
+
+async def test_the_user_index_works_after_script_flush_async(store: redis.Redis) -> None:
+    session = await alogin("42")
+    store.script_flush()
+    await session.acycle_key()
+    assert user_set(store, "42") == {sid_of(session)}
+    assert store.script_exists(wire.INDEX.sha) == [True]
+    store.script_flush()
+    await session.aflush()
+    assert user_set(store, "42") == set()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[servers.RedisServer]:
+    """A server of its own: its ``INFO commandstats`` sees only this test's traffic."""
+    server = servers.start_redis_server()
+    try:
+        yield server
+    finally:
+        server.cleanup()
+
+
+def _commandstats(client: redis.Redis) -> dict[str, int]:
+    info: dict[str, Any] = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): stats["calls"] for name, stats in info.items()}
+
+
+async def test_steady_state_sends_scripts_only_by_sha(private_redis: servers.RedisServer) -> None:
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sessions": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": private_redis.url},
+    }
+    client = redis.Redis.from_url(private_redis.url)
+    with override_settings(CACHES=caches, SESSION_CACHE_ALIAS="sessions", SESSION_ENGINE=ENGINE):
+        try:
+
+            def a_day_of_sessions() -> None:  # every script, the index pipeline included
+                session = login("42")
+                assert SessionStore(session.session_key)["_auth_user_id"] == "42"
+                session.cycle_key()
+                session.flush()
+
+            await asyncio.to_thread(a_day_of_sessions)  # the first use loads every script
+            client.config_resetstat()
+            await asyncio.to_thread(a_day_of_sessions)
+            session = await alogin("43")
+            assert await SessionStore(session.session_key).aget("_auth_user_id") == "43"
+            await session.acycle_key()
+            await session.aflush()
+            calls = _commandstats(client)
+        finally:
+            client.close()
+    assert "eval" not in calls, calls
+    assert calls["evalsha"] >= 16, calls  # six writes, two reads, index updates, per API
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def test_an_index_script_error_is_raised_not_swallowed(store: redis.Redis) -> None:
+    store.set(wire.user_key_name(PREFIX, "42"), "not a set")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        login("42")
+
+
+async def test_an_index_script_error_is_raised_not_swallowed_async(store: redis.Redis) -> None:
+    store.set(wire.user_key_name(PREFIX, "42"), "not a set")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        await alogin("42")
+
+
+async def test_async_api_on_a_redis_that_is_down_raises_store_unavailable() -> None:
+    down = f"redis://{servers.LOOPBACK}:{servers.free_port()}/0"
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "sessions": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": down,
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        },
+    }
+    with override_settings(CACHES=caches, SESSION_CACHE_ALIAS="sessions", SESSION_ENGINE=ENGINE):
+        assert async_client() is not None  # the native client, not a thread
+        session = SessionStore()
+        await session.aset("n", 1)
+        with pytest.raises(StoreUnavailable):
+            await session.asave()
+        assert session.failure is not None
+        loaded = SessionStore("x" * 32)
+        with pytest.raises(StoreUnavailable):
+            await loaded.aload()
+        with pytest.raises(StoreUnavailable):
+            await SessionStore().aexists("x" * 32)
+
+
+# -- async without a redis.asyncio twin: the sync client in a thread ---------------------------
+
+
+class OwnPool(redis.ConnectionPool):
+    """A pool class of the project's own: the store cannot know its async equivalent."""
+
+
+class OwnConnection(redis.connection.Connection):
+    """A connection class of the project's own, in a standard pool."""
+
+
+def own_pool_client() -> redis.Redis:
+    return redis.Redis(connection_pool=OwnPool.from_url(URL[0]))
+
+
+def own_connection_client() -> redis.Redis:
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool.from_url(URL[0], connection_class=OwnConnection)
+    )
+
+
+@pytest.fixture
+def factory_url(store: redis.Redis, redis_server: str) -> Iterator[redis.Redis]:
+    URL[:] = [redis_server]
+    try:
+        yield store
+    finally:
+        URL.clear()
+
+
+@pytest.mark.parametrize("factory", ["own_pool_client", "own_connection_client"])
+async def test_async_api_without_an_async_twin_runs_the_sync_client_in_a_thread(
+    factory_url: redis.Redis, factory: str
+) -> None:
+    with override_settings(SESSIONKIT_REDIS={"CLIENT_FACTORY": f"{__name__}.{factory}"}):
+        assert async_client() is None
+        session = await alogin("42")
+        loaded = SessionStore(session.session_key)
+        assert await loaded.aget("cart") == [1]
+        assert await SessionStore().aexists(session.session_key)
+        old = session.session_key
+        await session.acycle_key()
+        assert not await SessionStore().aexists(old)
+        assert user_set(factory_url, "42") == {sid_of(session)}
+        await session.aset("n", 2)
+        await session.asave()
+        assert (
+            sync_client().hget(
+                wire.session_key_name(PREFIX, hash_key(session.session_key or "")), "n"
+            )
+            == b"2"
+        )
+        await session.aflush()
+        assert factory_url.keys("*") == []

@@ -1,0 +1,140 @@
+"""The Redis store's wire format: key names, the scripts' arguments and replies, checked
+against the real scripts on a real Redis (what Python writes, Lua reads, and back)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+from redis.crc import key_slot
+
+from sessionkit.backends import redis_wire as wire
+from sessionkit.backends.base import ClientInfo, Record, hash_key
+from sessionkit.tracking import Delta
+
+pytestmark = pytest.mark.redis
+
+PREFIX = "wire:"
+
+
+@pytest.fixture
+def r(redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    yield redis_client
+
+
+def call(client: redis.Redis, c: wire.Call) -> object:
+    return client.eval(c.script.text, *c.argv)  # type: ignore[no-untyped-call]
+
+
+def record(**changes: object) -> Record:
+    now = time.time()
+    values: dict[str, object] = {
+        "fields": {"cart": "[1,2]", "#x": '"mine"', "##y": "1"},
+        "created": now - 10,
+        "expires": now + 60,
+        "age": 60,
+        "deadline": now + 3600,
+        "user_id": "42",
+        "client": ClientInfo("Firefox", "10.0.0.1"),
+        "last_seen": now,
+    } | changes
+    return Record(**values)  # type: ignore[arg-type]
+
+
+def test_scripts_have_stable_distinct_shas() -> None:
+    scripts = [wire.FETCH, wire.INSERT, wire.UPDATE, wire.RENAME, wire.REMOVE, wire.INDEX]
+    assert len({s.sha for s in scripts}) == len(scripts)
+    assert wire.Script(wire.FETCH.text).sha == wire.FETCH.sha
+
+
+def test_session_and_its_cycled_id_share_a_slot_through_the_tag() -> None:
+    sid = hash_key("some-id")
+    name = wire.session_key_name(PREFIX, sid)
+    assert name == f"{PREFIX}{{{sid[:2]}}}{sid}"
+    other = "f" * 64 if not sid.startswith("f") else "0" * 64
+    assert wire.same_slot(sid, sid[:2] + other[2:])
+    assert not wire.same_slot(sid, other)
+    assert key_slot(name.encode()) == key_slot(
+        wire.session_key_name("x:", sid[:2] + other[2:]).encode()
+    )
+    assert wire.user_key_name(PREFIX, "42") == "wire:user:42"
+
+
+def test_a_record_written_by_insert_decodes_to_itself(r: redis.Redis) -> None:
+    written = record()
+    sid = hash_key("a")
+    reply = call(r, wire.write_call(wire.INSERT, PREFIX, [sid], written, None))
+    until = str(int(wire.ms(written.expires)) + 60_000)  # expiry + age: before the deadline
+    assert wire.wrote(reply, written, [sid]) == (1, [("42", "", sid, until)])
+    stored = r.hgetall(wire.session_key_name(PREFIX, sid))
+    assert stored[b"##x"] == b'"mine"' and stored[b"###y"] == b"1"  # escaped user keys
+    decoded = wire.decode_hash(stored)
+    assert decoded is not None
+    assert decoded.fields == written.fields
+    assert decoded.user_id == "42" and decoded.age == 60
+    assert decoded.client == written.client
+    for name in ("created", "expires", "deadline", "last_seen"):
+        assert abs(getattr(decoded, name) - getattr(written, name)) < 0.001
+
+
+def test_delta_writes_only_changed_and_removed_fields(r: redis.Redis) -> None:
+    sid = hash_key("b")
+    call(r, wire.write_call(wire.INSERT, PREFIX, [sid], record(), None))
+    changed = record(fields={"cart": "[3]"}, client=ClientInfo("", "10.0.0.2"))
+    delta = Delta(changed={"cart": "[3]"}, removed=frozenset({"#x"}))
+    reply = call(r, wire.write_call(wire.UPDATE, PREFIX, [sid], changed, delta))
+    assert wire.Written.parse(reply).status == 1
+    decoded = wire.decode_hash(r.hgetall(wire.session_key_name(PREFIX, sid)))
+    assert decoded is not None
+    assert decoded.fields == {"cart": "[3]", "##y": "1"}
+    assert decoded.client == ClientInfo("", "10.0.0.2")  # an empty agent is deleted
+
+
+def test_write_replies_and_what_the_user_sets_need() -> None:
+    logged_in = record()
+    anonymous = record(user_id=None)
+    assert wire.wrote([0, "", "0", 0], logged_in, ["a"]) == (0, [])
+    assert wire.wrote([-1, "", "0", 0], logged_in, ["a", "b"]) == (-1, [])
+    # first login: added; same user, nothing renewed: nothing to do
+    assert wire.wrote([1, "", "99", 1], logged_in, ["a"]) == (1, [("42", "", "a", "99")])
+    assert wire.wrote([1, b"=42", b"99", 0], logged_in, ["a"]) == (1, [])
+    # renamed: out of the set under the old sid, in under the new one
+    assert wire.wrote([1, "=42", "99", 0], logged_in, ["a", "b"]) == (
+        1,
+        [("42", "a", "", "0"), ("42", "", "b", "99")],
+    )
+    # logged out: removed
+    assert wire.wrote([1, "=42", "0", 0], anonymous, ["a"]) == (1, [("42", "a", "", "0")])
+    assert wire.removed(b"42", "a") == [("42", "a", "", "0")]
+    assert wire.removed(None, "a") == []
+    (index,) = wire.index_calls(PREFIX, [("42", "a", "", "0")])
+    assert index == wire.Call(wire.INDEX, ("wire:user:42",), ("a", "", "0"))
+    assert index.argv == (1, "wire:user:42", "a", "", "0")
+
+
+def test_fetch_answers_the_record_before_the_touch_and_the_sets_renewal(
+    r: redis.Redis,
+) -> None:
+    sid = hash_key("c")
+    now = time.time()
+    soon = record(expires=now + 1, deadline=None)
+    call(r, wire.write_call(wire.INSERT, PREFIX, [sid], soon, None))
+    r.hset(wire.session_key_name(PREFIX, sid), "#index", 1)  # the set expires before the touch
+    fetched, ops = wire.fetched(call(r, wire.fetch_call(PREFIX, sid, now)), sid)  # type: ignore[arg-type]
+    assert fetched is not None and abs(fetched.expires - soon.expires) < 0.001
+    ((user, removed, added, until),) = ops  # the touch outlived the set: renew it
+    assert (user, removed, added) == ("42", "", sid)
+    assert int(until) == int(wire.ms(now)) + 2 * 60_000  # the touched expiry + the age
+    assert wire.fetched(call(r, wire.fetch_call(PREFIX, "0" * 64, now)), "0" * 64) == (None, [])  # type: ignore[arg-type]
+
+
+def test_unreadable_or_metadata_less_hashes_decode_to_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert wire.decode_hash({}) is None
+    assert wire.decode_record([b"cart", b"[1]"]) is None  # no #expires
+    with caplog.at_level("WARNING", logger="sessionkit"):
+        assert wire.decode_record([b"#expires", b"soon"]) is None
+    assert "unreadable session hash" in caplog.text
