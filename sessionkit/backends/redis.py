@@ -21,7 +21,8 @@ from asgiref.sync import sync_to_async
 
 from sessionkit.backends import redis_wire as wire
 from sessionkit.backends.base import (
-    CREATE_ATTEMPTS,
+    NEW_TAKEN,
+    RENAMED,
     Record,
     default_session_key,
     hash_key,
@@ -94,12 +95,12 @@ class SessionStore(BaseStore):
         return bool(sync_client().exists(wire.session_key_name(_prefix(), sid)))
 
     def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
-        """Move ``old`` to ``new`` writing ``delta``: 1 done, 0 old gone, -1 new taken."""
+        """Move ``old`` to ``new`` writing ``delta``, in one script (``RENAME``)."""
         if self._copies(sync_client(), old, new):
             if not self._insert(new, record):
-                return -1
+                return NEW_TAKEN
             self._remove(old)
-            return 1
+            return RENAMED
         return self._write(wire.RENAME, (old, new), record, delta)
 
     # -- primitives: the async entry points -----------------------------------------------
@@ -144,12 +145,12 @@ class SessionStore(BaseStore):
             return int(await sync_to_async(self._rename)(old, new, record, delta))
         if self._copies(client, old, new):
             if not await self._ainsert(new, record):
-                return -1
+                return NEW_TAKEN
             await self._aremove(old)
-            return 1
+            return RENAMED
         return await self._awrite(wire.RENAME, (old, new), record, delta)
 
-    # -- shared steps of cycle_key ----------------------------------------------------------
+    # -- cycle_key (the retry loop is the base class's) ----------------------------------
 
     @staticmethod
     def _copies(client: Any, old: str, new: str) -> bool:
@@ -157,8 +158,9 @@ class SessionStore(BaseStore):
         Cluster, ids in different slots (a ``GENID`` hook) cannot meet in one script."""
         return not wire.same_slot(old, new) and is_cluster(client)
 
-    def _cycled_key(self, old_sid: str) -> str:
-        """A fresh id whose hash has ``old_sid``'s tag (any id from a ``GENID`` hook)."""
+    def _new_key_for(self, old_sid: str) -> str:
+        """A fresh id whose hash has ``old_sid``'s tag (any id from a ``GENID`` hook), so
+        ``cycle_key()``'s rename stays in one slot of a Cluster."""
         if self.genid is not None:
             return self._get_new_session_key()
         for _ in range(TAG_SEARCH_LIMIT):
@@ -166,61 +168,6 @@ class SessionStore(BaseStore):
             if wire.same_slot(hash_key(key), old_sid):
                 return key
         raise RuntimeError("no session id with a matching hash tag found")  # pragma: no cover
-
-    def _stored_sid(self) -> str | None:
-        """The hashed id to cycle from, or ``None`` when nothing is stored yet."""
-        old = self.session_key
-        return None if old is None or self._saved is None else hash_key(old)
-
-    def _next_attempt(self, old_sid: str) -> tuple[str, Record, Delta | None]:
-        """Take a new id and what writing the session under it means."""
-        self._session_key = self._cycled_key(old_sid)
-        return self._pending(must_create=False)
-
-    def _renamed(self, record: Record) -> None:
-        self._saved_as(record, True, False)
-        self.modified = True
-
-    # -- cycle_key: one atomic rename-and-write ----------------------------------------
-
-    def cycle_key(self) -> None:
-        """Give the session a new id: the stored hash is renamed, the old id gone at once."""
-        data = self._session  # type: ignore[attr-defined]
-        old_sid = self._stored_sid()
-        if old_sid is None:  # nothing stored yet: Django's way
-            super().cycle_key()
-            return
-        for _ in range(CREATE_ATTEMPTS):
-            sid, record, delta = self._next_attempt(old_sid)
-            status = self._io(self._rename, old_sid, sid, record, delta)
-            if status == 1:
-                self._renamed(record)
-                return
-            if status == 0:  # destroyed meanwhile: store the data under a new id
-                self._saved = None
-                self.create()
-                self._session_cache = data
-                return
-        raise RuntimeError("could not find an unused session id")
-
-    async def acycle_key(self) -> None:
-        data = await self._aget_session()  # type: ignore[attr-defined]
-        old_sid = self._stored_sid()
-        if old_sid is None:
-            await super().acycle_key()
-            return
-        for _ in range(CREATE_ATTEMPTS):
-            sid, record, delta = self._next_attempt(old_sid)
-            status = await self._aio(self._arename, old_sid, sid, record, delta)
-            if status == 1:
-                self._renamed(record)
-                return
-            if status == 0:
-                self._saved = None
-                await self.acreate()
-                self._session_cache = data
-                return
-        raise RuntimeError("could not find an unused session id")
 
     @classmethod
     def _purge_expired(cls) -> int:

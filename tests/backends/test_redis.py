@@ -377,7 +377,7 @@ async def test_async_cycle_key_skips_an_id_that_is_taken(store: redis.Redis) -> 
 def test_cycle_key_gives_up_when_every_id_is_taken(store: redis.Redis) -> None:
     other, session = _stored_session(0), _stored_session(1)
     session.genid = lambda: other.session_key or ""
-    with pytest.raises(RuntimeError, match="unused session id"):
+    with pytest.raises(CreateError, match="unused session id"):
         session.cycle_key()
     assert SessionStore(other.session_key)["n"] == 0
 
@@ -385,7 +385,7 @@ def test_cycle_key_gives_up_when_every_id_is_taken(store: redis.Redis) -> None:
 async def test_async_cycle_key_gives_up_when_every_id_is_taken(store: redis.Redis) -> None:
     other, session = _stored_session(0), _stored_session(1)
     session.genid = lambda: other.session_key or ""
-    with pytest.raises(RuntimeError, match="unused session id"):
+    with pytest.raises(CreateError, match="unused session id"):
         await session.acycle_key()
     assert await SessionStore(other.session_key).aget("n") == 0
 
