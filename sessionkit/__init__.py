@@ -25,8 +25,8 @@ def end_user_sessions(user: Any, keep: Any = None) -> int:
     return end_user_sessions(user, keep)
 
 
-def end_session(user: Any, sid: str) -> bool:
+def end_session(user: Any, key_hash: str) -> bool:
     """End one of the user's sessions by its hashed id (see :mod:`sessionkit.users`)."""
     from sessionkit.users import end_session
 
-    return end_session(user, sid)
+    return end_session(user, key_hash)

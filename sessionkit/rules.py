@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from sessionkit import lifetime
 from sessionkit.conf import SessionKitSettings
-from sessionkit.tracking import Fields, decode_value
+from sessionkit.session_fields import Fields, decode_value
 
 EXPIRY = "_session_expiry"
 

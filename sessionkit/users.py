@@ -24,7 +24,7 @@ class UserSession:
     """One of a user's live sessions, as a "your devices" page shows it."""
 
     #: Hash of the session id: safe to show and to pass back to :func:`end_session`.
-    sid: str
+    key_hash: str
     created: datetime
     last_seen: datetime
     expires: datetime
@@ -47,7 +47,7 @@ def _user_id(user: Any) -> str:
     return str(user.pk if hasattr(user, "pk") else user)
 
 
-def _sid(session: SessionBase | str | None) -> str | None:
+def _key_hash_of(session: SessionBase | str | None) -> str | None:
     if isinstance(session, SessionBase):
         return None if session.session_key is None else hash_key(session.session_key)
     return session
@@ -57,15 +57,15 @@ def _when(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, tz=UTC)
 
 
-def _row(sid: str, record: Record, current: str | None) -> UserSession:
+def _row(key_hash: str, record: Record, current: str | None) -> UserSession:
     return UserSession(
-        sid=sid,
+        key_hash=key_hash,
         created=_when(record.created),
         last_seen=_when(record.last_seen or record.created),
         expires=_when(record.expires),
         user_agent=record.client.user_agent,
         ip=record.client.ip,
-        current=sid == current,
+        current=key_hash == current,
     )
 
 
@@ -77,22 +77,22 @@ def _call(store: type[KitStore], fn: Callable[..., T], *args: Any) -> T:
 
 def user_sessions(user: Any, current: SessionBase | None = None) -> list[UserSession]:
     """The user's live sessions, most recently seen first; ``current`` marks this one."""
-    here, store = _sid(current), _store()
+    here, store = _key_hash_of(current), _store()
     records = _call(store, store._user_records, _user_id(user))
-    rows = [_row(sid, record, here) for sid, record in records]
+    rows = [_row(key_hash, record, here) for key_hash, record in records]
     return sorted(rows, key=lambda row: row.last_seen, reverse=True)
 
 
 def end_user_sessions(user: Any, keep: SessionBase | str | None = None) -> int:
     """End all the user's sessions except ``keep`` ("log out other devices"); returns how many."""
     store = _store()
-    return _call(store, store._end_user_records, _user_id(user), _sid(keep))
+    return _call(store, store._end_user_records, _user_id(user), _key_hash_of(keep))
 
 
-def end_session(user: Any, sid: str) -> bool:
-    """End one of the user's sessions by its ``sid`` (never another user's)."""
+def end_session(user: Any, key_hash: str) -> bool:
+    """End one of the user's sessions by its ``key_hash`` (never another user's)."""
     store = _store()
-    if not any(s == sid for s, _ in _call(store, store._user_records, _user_id(user))):
+    if not any(s == key_hash for s, _ in _call(store, store._user_records, _user_id(user))):
         return False
-    _call(store, store()._remove, sid)
+    _call(store, store()._remove, key_hash)
     return True

@@ -282,9 +282,9 @@ def test_session_destroyed_concurrently_is_not_brought_back(client):
     # Another request logs out between this request's load and its save.
     original = SessionStore._update
 
-    def update_after_logout(self, sid, record, delta):
-        Session.objects.filter(pk=sid).delete()
-        return original(self, sid, record, delta)
+    def update_after_logout(self, key_hash, record, delta):
+        Session.objects.filter(pk=key_hash).delete()
+        return original(self, key_hash, record, delta)
 
     SessionStore._update = update_after_logout
     try:

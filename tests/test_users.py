@@ -30,7 +30,7 @@ def test_user_sessions_lists_each_device_and_marks_current(user):
     assert sorted(s.user_agent for s in listed) == ["Laptop/2.0", "Phone/1.0"]
     assert [s.user_agent for s in listed if s.current] == ["Laptop/2.0"]
     assert all(s.ip == "127.0.0.1" and s.expires > s.created for s in listed)
-    assert phone.session.session_key not in {s.sid for s in listed}  # hashed, not raw ids
+    assert phone.session.session_key not in {s.key_hash for s in listed}  # hashed, not raw ids
 
 
 def test_end_user_sessions_keeps_only_the_current_device(user):
@@ -46,9 +46,9 @@ def test_end_session_never_ends_another_users_session(user):
     client.force_login(other)
     client.get("/write/?seen=1")
     victim = sessionkit.user_sessions(other)[0]
-    assert sessionkit.end_session(user, victim.sid) is False
+    assert sessionkit.end_session(user, victim.key_hash) is False
     assert sessionkit.user_sessions(other)
-    assert sessionkit.end_session(other, victim.sid) is True
+    assert sessionkit.end_session(other, victim.key_hash) is True
     assert sessionkit.user_sessions(other) == []
 
 

@@ -3,12 +3,12 @@
 A store implements a handful of primitives over an opaque *record* keyed by the SHA-256
 of the session id (so a copy of the store holds no usable cookie):
 
-- ``_fetch(sid, now)``: the live record or ``None``; a store that can pushes the expiry
+- ``_fetch(key_hash, now)``: the live record or ``None``; a store that can pushes the expiry
   back in the same round trip (read-and-touch);
-- ``_insert(sid, record)``: create, never overwriting (``False`` if the id exists);
-- ``_update(sid, record, delta)``: write an existing record, only the changed fields when
+- ``_insert(key_hash, record)``: create, never overwriting (``False`` if the id exists);
+- ``_update(key_hash, record, delta)``: write an existing record, only the changed fields when
   ``delta`` is given (``False`` if it is gone: another request destroyed it);
-- ``_remove(sid)``, ``_contains(sid)``, ``_purge_expired()``;
+- ``_remove(key_hash)``, ``_contains(key_hash)``, ``_purge_expired()``;
 - ``_rename(old, new, record, delta)``: move a session to a new id (``cycle_key()``); the
   default inserts the new record and removes the old one, a store that can does it
   atomically.
@@ -39,7 +39,7 @@ from sessionkit import lifetime
 from sessionkit.conf import get_settings
 from sessionkit.errors import StoreUnavailable, connection_errors, store_errors
 from sessionkit.rules import Snapshot
-from sessionkit.tracking import Delta, Fields, decode_value, diff, from_fields, to_fields
+from sessionkit.session_fields import Delta, Fields, decode_value, diff, from_fields, to_fields
 
 logger = logging.getLogger(__name__)
 
@@ -247,19 +247,19 @@ class SessionStore(Tracking, SessionBase):
 
     # -- primitives -------------------------------------------------------------------
 
-    def _fetch(self, sid: str, now: float) -> Record | None:
+    def _fetch(self, key_hash: str, now: float) -> Record | None:
         raise NotImplementedError
 
-    def _insert(self, sid: str, record: Record) -> bool:
+    def _insert(self, key_hash: str, record: Record) -> bool:
         raise NotImplementedError
 
-    def _update(self, sid: str, record: Record, delta: Delta | None) -> bool:
+    def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         raise NotImplementedError
 
-    def _remove(self, sid: str) -> None:
+    def _remove(self, key_hash: str) -> None:
         raise NotImplementedError
 
-    def _contains(self, sid: str) -> bool:
+    def _contains(self, key_hash: str) -> bool:
         raise NotImplementedError
 
     def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
@@ -282,28 +282,28 @@ class SessionStore(Tracking, SessionBase):
 
     @classmethod
     def _user_records(cls, user_id: str) -> list[tuple[str, Record]]:
-        """``(sid, record)`` of every live session of ``user_id``."""
+        """``(key_hash, record)`` of every live session of ``user_id``."""
         raise NotImplementedError
 
     @classmethod
     def _end_user_records(cls, user_id: str, keep: str | None) -> int:
-        """Delete every session of ``user_id`` but the one whose sid is ``keep``."""
+        """Delete every session of ``user_id`` but the one whose key_hash is ``keep``."""
         raise NotImplementedError
 
-    async def _afetch(self, sid: str, now: float) -> Record | None:
-        return await sync_to_async(self._fetch)(sid, now)
+    async def _afetch(self, key_hash: str, now: float) -> Record | None:
+        return await sync_to_async(self._fetch)(key_hash, now)
 
-    async def _ainsert(self, sid: str, record: Record) -> bool:
-        return await sync_to_async(self._insert)(sid, record)
+    async def _ainsert(self, key_hash: str, record: Record) -> bool:
+        return await sync_to_async(self._insert)(key_hash, record)
 
-    async def _aupdate(self, sid: str, record: Record, delta: Delta | None) -> bool:
-        return await sync_to_async(self._update)(sid, record, delta)
+    async def _aupdate(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
+        return await sync_to_async(self._update)(key_hash, record, delta)
 
-    async def _aremove(self, sid: str) -> None:
-        await sync_to_async(self._remove)(sid)
+    async def _aremove(self, key_hash: str) -> None:
+        await sync_to_async(self._remove)(key_hash)
 
-    async def _acontains(self, sid: str) -> bool:
-        return await sync_to_async(self._contains)(sid)
+    async def _acontains(self, key_hash: str) -> bool:
+        return await sync_to_async(self._contains)(key_hash)
 
     async def _arename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
         return await sync_to_async(self._rename)(old, new, record, delta)
@@ -334,8 +334,8 @@ class SessionStore(Tracking, SessionBase):
             return default_session_key()
         return await sync_to_async(generated_key)(self.genid)  # GENID may query the database
 
-    def _new_key_for(self, old_sid: str) -> str:
-        """A fresh id for ``cycle_key()`` of the session stored at ``old_sid``."""
+    def _new_key_for(self, old_hash: str) -> str:
+        """A fresh id for ``cycle_key()`` of the session stored at ``old_hash``."""
         return self._get_new_session_key()
 
     def get_expire_at_browser_close(self) -> bool:
@@ -424,11 +424,11 @@ class SessionStore(Tracking, SessionBase):
         self._get_session(no_load=must_create)  # type: ignore[attr-defined]  # may drop the id
         if self.session_key is None:
             return self.create()
-        sid, record, delta = self._pending(must_create)
+        key_hash, record, delta = self._pending(must_create)
         if must_create:
-            ok = self._io(self._insert, sid, record)
+            ok = self._io(self._insert, key_hash, record)
         else:
-            ok = self._io(self._update, sid, record, delta)
+            ok = self._io(self._update, key_hash, record, delta)
         if self._restart(ok, must_create):
             return self.create()
         self._saved_as(record, ok, must_create)
@@ -437,11 +437,11 @@ class SessionStore(Tracking, SessionBase):
         await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
         if self.session_key is None:
             return await self.acreate()
-        sid, record, delta = self._pending(must_create)
+        key_hash, record, delta = self._pending(must_create)
         if must_create:
-            ok = await self._aio(self._ainsert, sid, record)
+            ok = await self._aio(self._ainsert, key_hash, record)
         else:
-            ok = await self._aio(self._aupdate, sid, record, delta)
+            ok = await self._aio(self._aupdate, key_hash, record, delta)
         if self._restart(ok, must_create):
             return await self.acreate()
         self._saved_as(record, ok, must_create)
@@ -501,8 +501,8 @@ class SessionStore(Tracking, SessionBase):
         await super().aflush()
         self._created = self.deadline = None
 
-    def _cycle_attempt(self, old_sid: str) -> tuple[str, Record, Delta | None]:
-        self._session_key = self._new_key_for(old_sid)
+    def _cycle_attempt(self, old_hash: str) -> tuple[str, Record, Delta | None]:
+        self._session_key = self._new_key_for(old_hash)
         return self._pending(must_create=False)
 
     def _cycled(self, status: int, record: Record) -> bool:
@@ -524,10 +524,10 @@ class SessionStore(Tracking, SessionBase):
         if old is None or self._saved is None:  # nothing stored yet: Django's way
             super().cycle_key()
             return
-        old_sid = hash_key(old)
+        old_hash = hash_key(old)
         for _ in range(CREATE_ATTEMPTS):
-            sid, record, delta = self._cycle_attempt(old_sid)
-            status = self._io(self._rename, old_sid, sid, record, delta)
+            key_hash, record, delta = self._cycle_attempt(old_hash)
+            status = self._io(self._rename, old_hash, key_hash, record, delta)
             if self._cycled(status, record):
                 if status == OLD_GONE:
                     self.create()
@@ -541,10 +541,10 @@ class SessionStore(Tracking, SessionBase):
         if old is None or self._saved is None:
             await super().acycle_key()
             return
-        old_sid = hash_key(old)
+        old_hash = hash_key(old)
         for _ in range(CREATE_ATTEMPTS):
-            sid, record, delta = self._cycle_attempt(old_sid)
-            status = await self._aio(self._arename, old_sid, sid, record, delta)
+            key_hash, record, delta = self._cycle_attempt(old_hash)
+            status = await self._aio(self._arename, old_hash, key_hash, record, delta)
             if self._cycled(status, record):
                 if status == OLD_GONE:
                     await self.acreate()

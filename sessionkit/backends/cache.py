@@ -19,7 +19,7 @@ from django.core.cache import BaseCache, caches
 
 from sessionkit.backends.base import ClientInfo, Record
 from sessionkit.backends.base import SessionStore as BaseStore
-from sessionkit.tracking import Delta
+from sessionkit.session_fields import Delta
 
 KEY_PREFIX = "sessionkit.cache:"
 
@@ -63,29 +63,31 @@ class SessionStore(BaseStore):
             record = replace(record, expires=max(record.expires, now + 1))
         return record if record.is_live(now) else None
 
-    def _fetch(self, sid: str, now: float) -> Record | None:
-        record = self._live(_unpack(self._cache.get(KEY_PREFIX + sid)), now)
+    def _fetch(self, key_hash: str, now: float) -> Record | None:
+        record = self._live(_unpack(self._cache.get(KEY_PREFIX + key_hash)), now)
         if record is not None and record.age is not None:
             # touch, not set: a session deleted meanwhile (logout) stays deleted
-            self._cache.touch(KEY_PREFIX + sid, self._timeout(record.touched(now), now))
+            self._cache.touch(KEY_PREFIX + key_hash, self._timeout(record.touched(now), now))
         return record
 
-    def _insert(self, sid: str, record: Record) -> bool:
+    def _insert(self, key_hash: str, record: Record) -> bool:
         now = time.time()
-        return bool(self._cache.add(KEY_PREFIX + sid, _pack(record), self._timeout(record, now)))
+        return bool(
+            self._cache.add(KEY_PREFIX + key_hash, _pack(record), self._timeout(record, now))
+        )
 
-    def _update(self, sid: str, record: Record, delta: Delta | None) -> bool:
+    def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         now = time.time()
-        if self._live(_unpack(self._cache.get(KEY_PREFIX + sid)), now) is None:
+        if self._live(_unpack(self._cache.get(KEY_PREFIX + key_hash)), now) is None:
             return False
-        self._cache.set(KEY_PREFIX + sid, _pack(record), self._timeout(record, now))
+        self._cache.set(KEY_PREFIX + key_hash, _pack(record), self._timeout(record, now))
         return True
 
-    def _remove(self, sid: str) -> None:
-        self._cache.delete(KEY_PREFIX + sid)
+    def _remove(self, key_hash: str) -> None:
+        self._cache.delete(KEY_PREFIX + key_hash)
 
-    def _contains(self, sid: str) -> bool:
-        return self._live(_unpack(self._cache.get(KEY_PREFIX + sid)), time.time()) is not None
+    def _contains(self, key_hash: str) -> bool:
+        return self._live(_unpack(self._cache.get(KEY_PREFIX + key_hash)), time.time()) is not None
 
     @classmethod
     def _purge_expired(cls) -> int:

@@ -14,7 +14,7 @@ from sessionkit.backends.base import NEW_TAKEN, OLD_GONE, RENAMED, ClientInfo, R
 from sessionkit.backends.base import SessionStore as BaseStore
 from sessionkit.conf import get_settings
 from sessionkit.models import Session
-from sessionkit.tracking import Delta, Fields, join_fields, to_fields
+from sessionkit.session_fields import Delta, Fields, join_fields, to_fields
 
 #: Rows deleted per statement by ``clear_expired`` (keeps locks and memory small).
 PURGE_BATCH = 1000
@@ -64,38 +64,40 @@ class SessionStore(BaseStore):
     def _db(cls, write: bool) -> str:
         return (router.db_for_write if write else router.db_for_read)(Session) or "default"
 
-    def _fetch(self, sid: str, now: float) -> Record | None:
-        row = Session.objects.using(self._db(False)).filter(pk=sid, expires__gt=now).first()
+    def _fetch(self, key_hash: str, now: float) -> Record | None:
+        row = Session.objects.using(self._db(False)).filter(pk=key_hash, expires__gt=now).first()
         if row is None:
             return None
         try:
             record = _record(row)
         except ValueError:
-            logger.warning("sessionkit: undecodable session row %s; starting afresh", sid[:12])
+            logger.warning(
+                "sessionkit: undecodable session row %s; starting afresh", key_hash[:12]
+            )
             return None
         touched = record.touched(now)
         # A busy session does not cost an UPDATE per read (see lifetime.touch_slack).
         if touched.expires - record.expires > lifetime.touch_slack(record.age, get_settings()):
             Session.objects.using(self._db(True)).filter(
-                pk=sid,
+                pk=key_hash,
                 expires__lt=touched.expires,  # never shorten a concurrent set_expiry
             ).update(expires=touched.expires, last_seen=now)
         return record
 
-    def _insert(self, sid: str, record: Record) -> bool:
+    def _insert(self, key_hash: str, record: Record) -> bool:
         db = self._db(True)
         try:
             with transaction.atomic(using=db):
-                Session.objects.using(db).create(key_hash=sid, **_columns(record))
+                Session.objects.using(db).create(key_hash=key_hash, **_columns(record))
         except IntegrityError:
             return False
         return True
 
-    def _update(self, sid: str, record: Record, delta: Delta | None) -> bool:
+    def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         """Write ``record``; with a ``delta``, merge only the changed keys into the row as it
         is now (locked), so concurrent requests that change different keys lose nothing."""
         db = self._db(True)
-        live = Session.objects.using(db).filter(pk=sid, expires__gt=time.time())
+        live = Session.objects.using(db).filter(pk=key_hash, expires__gt=time.time())
         if delta is None:
             return live.update(**_columns(record)) == 1
         with transaction.atomic(using=db):
@@ -123,12 +125,14 @@ class SessionStore(BaseStore):
             Session.objects.using(db).filter(pk=old).delete()
         return RENAMED
 
-    def _remove(self, sid: str) -> None:
-        Session.objects.using(self._db(True)).filter(pk=sid).delete()
+    def _remove(self, key_hash: str) -> None:
+        Session.objects.using(self._db(True)).filter(pk=key_hash).delete()
 
-    def _contains(self, sid: str) -> bool:
+    def _contains(self, key_hash: str) -> bool:
         return (
-            Session.objects.using(self._db(False)).filter(pk=sid, expires__gt=time.time()).exists()
+            Session.objects.using(self._db(False))
+            .filter(pk=key_hash, expires__gt=time.time())
+            .exists()
         )
 
     indexes_users = True

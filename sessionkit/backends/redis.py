@@ -38,7 +38,7 @@ from sessionkit.backends.redis_client import (
     sync_client,
 )
 from sessionkit.conf import get_redis_settings
-from sessionkit.tracking import Delta
+from sessionkit.session_fields import Delta
 
 #: Most random ids tried to find one whose hash shares the old id's tag (256 on average).
 TAG_SEARCH_LIMIT = 1 << 16
@@ -64,35 +64,37 @@ class SessionStore(BaseStore):
 
     # -- primitives: the sync entry points ------------------------------------------------
 
-    def _fetch(self, sid: str, now: float) -> Record | None:
+    def _fetch(self, key_hash: str, now: float) -> Record | None:
         client = sync_client()
-        record, ops = wire.fetched(run(client, wire.fetch_call(_prefix(), sid, now)), sid)
+        record, ops = wire.fetched(
+            run(client, wire.fetch_call(_prefix(), key_hash, now)), key_hash
+        )
         run_all(client, wire.index_calls(_prefix(), ops))
         return record
 
     def _write(
-        self, script: wire.Script, sids: tuple[str, ...], record: Record, delta: Delta | None
+        self, script: wire.Script, key_hashes: tuple[str, ...], record: Record, delta: Delta | None
     ) -> int:
-        """Run a write script on ``sids`` (one, or old and new) and keep the user sets."""
+        """Run a write script on ``key_hashes`` (one, or old and new) and keep the user sets."""
         client = sync_client()
-        reply = run(client, wire.write_call(script, _prefix(), sids, record, delta))
-        status, ops = wire.wrote(reply, record, sids)
+        reply = run(client, wire.write_call(script, _prefix(), key_hashes, record, delta))
+        status, ops = wire.wrote(reply, record, key_hashes)
         run_all(client, wire.index_calls(_prefix(), ops))
         return status
 
-    def _insert(self, sid: str, record: Record) -> bool:
-        return self._write(wire.INSERT, (sid,), record, None) == 1
+    def _insert(self, key_hash: str, record: Record) -> bool:
+        return self._write(wire.INSERT, (key_hash,), record, None) == 1
 
-    def _update(self, sid: str, record: Record, delta: Delta | None) -> bool:
-        return self._write(wire.UPDATE, (sid,), record, delta) == 1
+    def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
+        return self._write(wire.UPDATE, (key_hash,), record, delta) == 1
 
-    def _remove(self, sid: str) -> None:
+    def _remove(self, key_hash: str) -> None:
         client = sync_client()
-        ops = wire.removed(run(client, wire.remove_call(_prefix(), sid)), sid)
+        ops = wire.removed(run(client, wire.remove_call(_prefix(), key_hash)), key_hash)
         run_all(client, wire.index_calls(_prefix(), ops))
 
-    def _contains(self, sid: str) -> bool:
-        return bool(sync_client().exists(wire.session_key_name(_prefix(), sid)))
+    def _contains(self, key_hash: str) -> bool:
+        return bool(sync_client().exists(wire.session_key_name(_prefix(), key_hash)))
 
     def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
         """Move ``old`` to ``new`` writing ``delta``, in one script (``RENAME``)."""
@@ -105,40 +107,40 @@ class SessionStore(BaseStore):
 
     # -- primitives: the async entry points -----------------------------------------------
 
-    async def _afetch(self, sid: str, now: float) -> Record | None:
+    async def _afetch(self, key_hash: str, now: float) -> Record | None:
         if (client := async_client()) is None:
-            return await sync_to_async(self._fetch)(sid, now)
-        reply = await arun(client, wire.fetch_call(_prefix(), sid, now))
-        record, ops = wire.fetched(reply, sid)
+            return await sync_to_async(self._fetch)(key_hash, now)
+        reply = await arun(client, wire.fetch_call(_prefix(), key_hash, now))
+        record, ops = wire.fetched(reply, key_hash)
         await arun_all(client, wire.index_calls(_prefix(), ops))
         return record
 
     async def _awrite(
-        self, script: wire.Script, sids: tuple[str, ...], record: Record, delta: Delta | None
+        self, script: wire.Script, key_hashes: tuple[str, ...], record: Record, delta: Delta | None
     ) -> int:
         if (client := async_client()) is None:
-            return int(await sync_to_async(self._write)(script, sids, record, delta))
-        reply = await arun(client, wire.write_call(script, _prefix(), sids, record, delta))
-        status, ops = wire.wrote(reply, record, sids)
+            return int(await sync_to_async(self._write)(script, key_hashes, record, delta))
+        reply = await arun(client, wire.write_call(script, _prefix(), key_hashes, record, delta))
+        status, ops = wire.wrote(reply, record, key_hashes)
         await arun_all(client, wire.index_calls(_prefix(), ops))
         return status
 
-    async def _ainsert(self, sid: str, record: Record) -> bool:
-        return await self._awrite(wire.INSERT, (sid,), record, None) == 1
+    async def _ainsert(self, key_hash: str, record: Record) -> bool:
+        return await self._awrite(wire.INSERT, (key_hash,), record, None) == 1
 
-    async def _aupdate(self, sid: str, record: Record, delta: Delta | None) -> bool:
-        return await self._awrite(wire.UPDATE, (sid,), record, delta) == 1
+    async def _aupdate(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
+        return await self._awrite(wire.UPDATE, (key_hash,), record, delta) == 1
 
-    async def _aremove(self, sid: str) -> None:
+    async def _aremove(self, key_hash: str) -> None:
         if (client := async_client()) is None:
-            return await sync_to_async(self._remove)(sid)
-        ops = wire.removed(await arun(client, wire.remove_call(_prefix(), sid)), sid)
+            return await sync_to_async(self._remove)(key_hash)
+        ops = wire.removed(await arun(client, wire.remove_call(_prefix(), key_hash)), key_hash)
         await arun_all(client, wire.index_calls(_prefix(), ops))
 
-    async def _acontains(self, sid: str) -> bool:
+    async def _acontains(self, key_hash: str) -> bool:
         if (client := async_client()) is None:
-            return await sync_to_async(self._contains)(sid)
-        return bool(await client.exists(wire.session_key_name(_prefix(), sid)))
+            return await sync_to_async(self._contains)(key_hash)
+        return bool(await client.exists(wire.session_key_name(_prefix(), key_hash)))
 
     async def _arename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
         if (client := async_client()) is None:
@@ -158,14 +160,14 @@ class SessionStore(BaseStore):
         Cluster, ids in different slots (a ``GENID`` hook) cannot meet in one script."""
         return not wire.same_slot(old, new) and is_cluster(client)
 
-    def _new_key_for(self, old_sid: str) -> str:
-        """A fresh id whose hash has ``old_sid``'s tag (any id from a ``GENID`` hook), so
+    def _new_key_for(self, old_hash: str) -> str:
+        """A fresh id whose hash has ``old_hash``'s tag (any id from a ``GENID`` hook), so
         ``cycle_key()``'s rename stays in one slot of a Cluster."""
         if self.genid is not None:
             return self._get_new_session_key()
         for _ in range(TAG_SEARCH_LIMIT):
             key = default_session_key()
-            if wire.same_slot(hash_key(key), old_sid):
+            if wire.same_slot(hash_key(key), old_hash):
                 return key
         raise RuntimeError("no session id with a matching hash tag found")  # pragma: no cover
 
@@ -183,20 +185,20 @@ class SessionStore(BaseStore):
         client = sync_client()
         prefix = _prefix()
         set_key = wire.user_key_name(prefix, user_id)
-        sids = sorted(wire.text(s) for s in client.smembers(set_key))
-        if not sids:
+        key_hashes = sorted(wire.text(s) for s in client.smembers(set_key))
+        if not key_hashes:
             return []
         pipe = client.pipeline(transaction=False)
-        for sid in sids:
-            pipe.hgetall(wire.session_key_name(prefix, sid))
+        for key_hash in key_hashes:
+            pipe.hgetall(wire.session_key_name(prefix, key_hash))
         found, dead = [], []
         now = time.time()
-        for sid, raw in zip(sids, pipe.execute(), strict=True):
+        for key_hash, raw in zip(key_hashes, pipe.execute(), strict=True):
             record = wire.decode_hash(raw)
             if record is not None and record.user_id == user_id and record.is_live(now):
-                found.append((sid, record))
+                found.append((key_hash, record))
             else:
-                dead.append(sid)
+                dead.append(key_hash)
         if dead:
             client.srem(set_key, *dead)
         return found
@@ -211,7 +213,7 @@ class SessionStore(BaseStore):
         if not doomed:
             return 0
         pipe = client.pipeline(transaction=False)
-        for sid in doomed:
-            pipe.delete(wire.session_key_name(prefix, sid))
+        for key_hash in doomed:
+            pipe.delete(wire.session_key_name(prefix, key_hash))
         pipe.srem(set_key, *doomed)
         return sum(int(n) for n in pipe.execute()[:-1])

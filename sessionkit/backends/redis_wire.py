@@ -4,7 +4,7 @@ One module documents and implements the contract between :mod:`sessionkit.backen
 and Redis: key names, the scripts, the layout of their arguments and the decoding of their
 replies. Every script reads and writes keys of one hash slot only.
 
-Keys: a session is a hash at ``<prefix>{<tag>}<sid>`` (``sid`` the SHA-256 of the id in
+Keys: a session is a hash at ``<prefix>{<tag>}<key_hash>`` (``key_hash`` the SHA-256 of the id in
 hex, ``tag`` its first :data:`TAG_LENGTH` digits, so a Redis Cluster keeps a session and
 the id it is cycled to in one slot); each user's live sessions are a set at
 ``<prefix>user:<user id>``.
@@ -32,11 +32,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessionkit.backends.base import ClientInfo, Record
-from sessionkit.tracking import Delta
+from sessionkit.session_fields import Delta
 
 logger = logging.getLogger("sessionkit")
 
-#: Hex digits of the sid used as the key's Redis Cluster hash tag (256 slots in use).
+#: Hex digits of the key_hash used as the key's Redis Cluster hash tag (256 slots in use).
 TAG_LENGTH = 2
 #: Prefix of the hash fields that hold metadata; user keys starting with it get another.
 RESERVED = "#"
@@ -208,8 +208,8 @@ return user
 """
 )
 
-#: Keep a user's set of session hashes: ``KEYS[1]`` the set, ``ARGV[1]`` a sid to remove
-#: or ``""``, ``ARGV[2]`` a sid to add or ``""``, ``ARGV[3]`` the least expiry (ms) the set
+#: Keep a user's set of session hashes: ``KEYS[1]`` the set, ``ARGV[1]`` a key_hash to remove
+#: or ``""``, ``ARGV[2]`` a key_hash to add or ``""``, ``ARGV[3]`` the least expiry (ms) the set
 #: must have. The set's TTL only ever grows, so it never expires before a member.
 INDEX = Script(
     """
@@ -232,19 +232,19 @@ return 1
 # -- key names --------------------------------------------------------------------------
 
 
-def session_key_name(prefix: str, sid: str) -> str:
-    """The hash holding session ``sid``: its tag keeps a cycled id in the same slot."""
-    return f"{prefix}{{{sid[:TAG_LENGTH]}}}{sid}"
+def session_key_name(prefix: str, key_hash: str) -> str:
+    """The hash holding session ``key_hash``: its tag keeps a cycled id in the same slot."""
+    return f"{prefix}{{{key_hash[:TAG_LENGTH]}}}{key_hash}"
 
 
 def user_key_name(prefix: str, user_id: str) -> str:
-    """The set of user ``user_id``'s session hashes (their sids)."""
+    """The set of user ``user_id``'s session hashes (their key_hashes)."""
     return f"{prefix}user:{user_id}"
 
 
-def same_slot(old_sid: str, new_sid: str) -> bool:
+def same_slot(old_hash: str, new_hash: str) -> bool:
     """Whether the two sessions' hashes share a hash tag (so one script can move one)."""
-    return old_sid[:TAG_LENGTH] == new_sid[:TAG_LENGTH]
+    return old_hash[:TAG_LENGTH] == new_hash[:TAG_LENGTH]
 
 
 # -- arguments ----------------------------------------------------------------------------
@@ -292,20 +292,20 @@ def write_args(record: Record, delta: Delta | None) -> tuple[str, ...]:
     return tuple(args)
 
 
-def fetch_call(prefix: str, sid: str, now: float) -> Call:
-    return Call(FETCH, (session_key_name(prefix, sid),), (ms(now),))
+def fetch_call(prefix: str, key_hash: str, now: float) -> Call:
+    return Call(FETCH, (session_key_name(prefix, key_hash),), (ms(now),))
 
 
 def write_call(
-    script: Script, prefix: str, sids: Sequence[str], record: Record, delta: Delta | None
+    script: Script, prefix: str, key_hashes: Sequence[str], record: Record, delta: Delta | None
 ) -> Call:
-    """:data:`INSERT` / :data:`UPDATE` of one sid, or :data:`RENAME` of ``(old, new)``."""
-    keys = tuple(session_key_name(prefix, sid) for sid in sids)
+    """:data:`INSERT` / :data:`UPDATE` of one key_hash, or :data:`RENAME` of ``(old, new)``."""
+    keys = tuple(session_key_name(prefix, key_hash) for key_hash in key_hashes)
     return Call(script, keys, write_args(record, delta))
 
 
-def remove_call(prefix: str, sid: str) -> Call:
-    return Call(REMOVE, (session_key_name(prefix, sid),))
+def remove_call(prefix: str, key_hash: str) -> Call:
+    return Call(REMOVE, (session_key_name(prefix, key_hash),))
 
 
 # -- replies ------------------------------------------------------------------------------
@@ -347,11 +347,11 @@ def decode_hash(mapping: Mapping[Any, Any]) -> Record | None:
     return decode_record(flat) if flat else None
 
 
-#: One call of the index script: ``(user id, sid to remove, sid to add, least expiry ms)``.
+#: One call of the index script: ``(user id, hash to remove, hash to add, least expiry ms)``.
 IndexOp = tuple[str, str, str, str]
 
 
-def fetched(reply: Sequence[Any], sid: str) -> tuple[Record | None, list[IndexOp]]:
+def fetched(reply: Sequence[Any], key_hash: str) -> tuple[Record | None, list[IndexOp]]:
     """:data:`FETCH`'s answer: the record before the touch, and the user set's renewal."""
     if not reply:
         return None, []
@@ -359,7 +359,7 @@ def fetched(reply: Sequence[Any], sid: str) -> tuple[Record | None, list[IndexOp
     record = decode_record(flat)
     if record is None or record.user_id is None or text(renew) == "0":
         return record, []
-    return record, [(record.user_id, "", sid, text(renew))]
+    return record, [(record.user_id, "", key_hash, text(renew))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,29 +378,33 @@ class Written:
         return cls(int(status), previous[1:] or None, text(index), bool(renewed))
 
 
-def index_ops(written: Written, user_id: str | None, old_sid: str, new_sid: str) -> list[IndexOp]:
-    """What the per-user sets need after a write that moved ``old_sid`` to ``new_sid``."""
+def index_ops(
+    written: Written, user_id: str | None, old_hash: str, new_hash: str
+) -> list[IndexOp]:
+    """What the per-user sets need after a write that moved ``old_hash`` to ``new_hash``."""
     ops: list[IndexOp] = []
-    moved = old_sid != new_sid
+    moved = old_hash != new_hash
     prev = written.previous_user
     if prev is not None and (prev != user_id or moved):
-        ops.append((prev, old_sid, "", "0"))
+        ops.append((prev, old_hash, "", "0"))
     if user_id is not None and (prev != user_id or moved or written.renewed):
-        ops.append((user_id, "", new_sid, written.index_until))
+        ops.append((user_id, "", new_hash, written.index_until))
     return ops
 
 
-def wrote(reply: Sequence[Any], record: Record, sids: Sequence[str]) -> tuple[int, list[IndexOp]]:
+def wrote(
+    reply: Sequence[Any], record: Record, key_hashes: Sequence[str]
+) -> tuple[int, list[IndexOp]]:
     """A write's status (1 done, 0 session gone, -1 new id taken) and its index ops."""
     written = Written.parse(reply)
     if written.status != 1:
         return written.status, []
-    return 1, index_ops(written, record.user_id, sids[0], sids[-1])
+    return 1, index_ops(written, record.user_id, key_hashes[0], key_hashes[-1])
 
 
-def removed(reply: bytes | str | None, sid: str) -> list[IndexOp]:
+def removed(reply: bytes | str | None, key_hash: str) -> list[IndexOp]:
     """:data:`REMOVE`'s answer (the session's user, if any) as index ops."""
-    return [(text(reply), sid, "", "0")] if reply else []
+    return [(text(reply), key_hash, "", "0")] if reply else []
 
 
 def index_calls(prefix: str, ops: Sequence[IndexOp]) -> list[Call]:

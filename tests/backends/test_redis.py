@@ -454,7 +454,7 @@ def test_expired_sessions_are_pruned_from_the_set_on_read(store: redis.Redis) ->
         keep, gone = _login("42"), _login("42")
         store.delete(stored_key(gone))  # as if Redis had expired it
         rows = sessionkit.user_sessions("42")
-        assert [r.sid for r in rows] == [hash_key(keep.session_key or "")]
+        assert [r.key_hash for r in rows] == [hash_key(keep.session_key or "")]
         assert store.smembers(user_key_name(PREFIX, "42")) == {
             hash_key(keep.session_key or "").encode()
         }
@@ -467,7 +467,7 @@ def test_end_user_sessions_keeps_only_the_current_one(store: redis.Redis) -> Non
         assert sessionkit.end_user_sessions("42", keep=here) == 3
         assert all(not store.exists(stored_key(s)) for s in others)
         assert store.exists(stored_key(here)) and store.exists(stored_key(other_user))
-        assert [r.sid for r in sessionkit.user_sessions("42")] == [
+        assert [r.key_hash for r in sessionkit.user_sessions("42")] == [
             hash_key(here.session_key or "")
         ]
         assert sessionkit.end_user_sessions("42") == 1

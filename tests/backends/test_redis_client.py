@@ -38,7 +38,7 @@ def user_set(client: redis.Redis, user_id: str) -> set[bytes]:
     return members
 
 
-def sid_of(session: SessionStore) -> bytes:
+def key_hash_of(session: SessionStore) -> bytes:
     return hash_key(session.session_key or "").encode()
 
 
@@ -70,7 +70,7 @@ def test_the_user_index_works_after_script_flush(store: redis.Redis) -> None:
     session = login("42")
     store.script_flush()
     session.cycle_key()  # the rename's script and the index pipeline's are both reloaded
-    assert user_set(store, "42") == {sid_of(session)}
+    assert user_set(store, "42") == {key_hash_of(session)}
     assert store.script_exists(wire.INDEX.sha, wire.RENAME.sha) == [True, True]
     store.script_flush()
     session.flush()
@@ -81,7 +81,7 @@ async def test_the_user_index_works_after_script_flush_async(store: redis.Redis)
     session = await alogin("42")
     store.script_flush()
     await session.acycle_key()
-    assert user_set(store, "42") == {sid_of(session)}
+    assert user_set(store, "42") == {key_hash_of(session)}
     assert store.script_exists(wire.INDEX.sha) == [True]
     store.script_flush()
     await session.aflush()
@@ -214,7 +214,7 @@ async def test_async_api_without_an_async_twin_runs_the_sync_client_in_a_thread(
         old = session.session_key
         await session.acycle_key()
         assert not await SessionStore().aexists(old)
-        assert user_set(factory_url, "42") == {sid_of(session)}
+        assert user_set(factory_url, "42") == {key_hash_of(session)}
         await session.aset("n", 2)
         await session.asave()
         assert (

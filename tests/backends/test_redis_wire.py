@@ -12,7 +12,7 @@ from redis.crc import key_slot
 
 from sessionkit.backends import redis_wire as wire
 from sessionkit.backends.base import ClientInfo, Record, hash_key
-from sessionkit.tracking import Delta
+from sessionkit.session_fields import Delta
 
 pytestmark = pytest.mark.redis
 
@@ -50,25 +50,25 @@ def test_scripts_have_stable_distinct_shas() -> None:
 
 
 def test_session_and_its_cycled_id_share_a_slot_through_the_tag() -> None:
-    sid = hash_key("some-id")
-    name = wire.session_key_name(PREFIX, sid)
-    assert name == f"{PREFIX}{{{sid[:2]}}}{sid}"
-    other = "f" * 64 if not sid.startswith("f") else "0" * 64
-    assert wire.same_slot(sid, sid[:2] + other[2:])
-    assert not wire.same_slot(sid, other)
+    key_hash = hash_key("some-id")
+    name = wire.session_key_name(PREFIX, key_hash)
+    assert name == f"{PREFIX}{{{key_hash[:2]}}}{key_hash}"
+    other = "f" * 64 if not key_hash.startswith("f") else "0" * 64
+    assert wire.same_slot(key_hash, key_hash[:2] + other[2:])
+    assert not wire.same_slot(key_hash, other)
     assert key_slot(name.encode()) == key_slot(
-        wire.session_key_name("x:", sid[:2] + other[2:]).encode()
+        wire.session_key_name("x:", key_hash[:2] + other[2:]).encode()
     )
     assert wire.user_key_name(PREFIX, "42") == "wire:user:42"
 
 
 def test_a_record_written_by_insert_decodes_to_itself(r: redis.Redis) -> None:
     written = record()
-    sid = hash_key("a")
-    reply = call(r, wire.write_call(wire.INSERT, PREFIX, [sid], written, None))
+    key_hash = hash_key("a")
+    reply = call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], written, None))
     until = str(int(wire.ms(written.expires)) + 60_000)  # expiry + age: before the deadline
-    assert wire.wrote(reply, written, [sid]) == (1, [("42", "", sid, until)])
-    stored = r.hgetall(wire.session_key_name(PREFIX, sid))
+    assert wire.wrote(reply, written, [key_hash]) == (1, [("42", "", key_hash, until)])
+    stored = r.hgetall(wire.session_key_name(PREFIX, key_hash))
     assert stored[b"##x"] == b'"mine"' and stored[b"###y"] == b"1"  # escaped user keys
     decoded = wire.decode_hash(stored)
     assert decoded is not None
@@ -80,13 +80,13 @@ def test_a_record_written_by_insert_decodes_to_itself(r: redis.Redis) -> None:
 
 
 def test_delta_writes_only_changed_and_removed_fields(r: redis.Redis) -> None:
-    sid = hash_key("b")
-    call(r, wire.write_call(wire.INSERT, PREFIX, [sid], record(), None))
+    key_hash = hash_key("b")
+    call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], record(), None))
     changed = record(fields={"cart": "[3]"}, client=ClientInfo("", "10.0.0.2"))
     delta = Delta(changed={"cart": "[3]"}, removed=frozenset({"#x"}))
-    reply = call(r, wire.write_call(wire.UPDATE, PREFIX, [sid], changed, delta))
+    reply = call(r, wire.write_call(wire.UPDATE, PREFIX, [key_hash], changed, delta))
     assert wire.Written.parse(reply).status == 1
-    decoded = wire.decode_hash(r.hgetall(wire.session_key_name(PREFIX, sid)))
+    decoded = wire.decode_hash(r.hgetall(wire.session_key_name(PREFIX, key_hash)))
     assert decoded is not None
     assert decoded.fields == {"cart": "[3]", "##y": "1"}
     assert decoded.client == ClientInfo("", "10.0.0.2")  # an empty agent is deleted
@@ -100,7 +100,7 @@ def test_write_replies_and_what_the_user_sets_need() -> None:
     # first login: added; same user, nothing renewed: nothing to do
     assert wire.wrote([1, "", "99", 1], logged_in, ["a"]) == (1, [("42", "", "a", "99")])
     assert wire.wrote([1, b"=42", b"99", 0], logged_in, ["a"]) == (1, [])
-    # renamed: out of the set under the old sid, in under the new one
+    # renamed: out of the set under the old key_hash, in under the new one
     assert wire.wrote([1, "=42", "99", 0], logged_in, ["a", "b"]) == (
         1,
         [("42", "a", "", "0"), ("42", "", "b", "99")],
@@ -117,15 +117,17 @@ def test_write_replies_and_what_the_user_sets_need() -> None:
 def test_fetch_answers_the_record_before_the_touch_and_the_sets_renewal(
     r: redis.Redis,
 ) -> None:
-    sid = hash_key("c")
+    key_hash = hash_key("c")
     now = time.time()
     soon = record(expires=now + 1, deadline=None)
-    call(r, wire.write_call(wire.INSERT, PREFIX, [sid], soon, None))
-    r.hset(wire.session_key_name(PREFIX, sid), "#index", 1)  # the set expires before the touch
-    fetched, ops = wire.fetched(call(r, wire.fetch_call(PREFIX, sid, now)), sid)  # type: ignore[arg-type]
+    call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], soon, None))
+    r.hset(
+        wire.session_key_name(PREFIX, key_hash), "#index", 1
+    )  # the set expires before the touch
+    fetched, ops = wire.fetched(call(r, wire.fetch_call(PREFIX, key_hash, now)), key_hash)  # type: ignore[arg-type]
     assert fetched is not None and abs(fetched.expires - soon.expires) < 0.001
     ((user, removed, added, until),) = ops  # the touch outlived the set: renew it
-    assert (user, removed, added) == ("42", "", sid)
+    assert (user, removed, added) == ("42", "", key_hash)
     assert int(until) == int(wire.ms(now)) + 2 * 60_000  # the touched expiry + the age
     assert wire.fetched(call(r, wire.fetch_call(PREFIX, "0" * 64, now)), "0" * 64) == (None, [])  # type: ignore[arg-type]
 

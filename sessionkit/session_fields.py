@@ -1,4 +1,4 @@
-"""Value-based change tracking, as express-session judges "modified".
+"""A session as JSON fields, compared by value as express-session judges "modified".
 
 A session is held as *fields*: each top-level key mapped to the JSON text of its value.
 Two states compare equal exactly when every value serialises the same, so assigning an
