@@ -194,3 +194,11 @@ async def test_a_django_engine_that_is_down_answers_503_in_async_views(async_cli
     response = await async_client.get("/awrite/?x=1")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
+
+
+def test_flush_with_save_uninitialized_starts_no_new_session(client, engine, settings):
+    settings.SESSIONKIT = {"SAVE_UNINITIALIZED": True}
+    key = existing(engine, {"x": 1})
+    response = client.get("/flush/", HTTP_COOKIE=cookie_header(key))
+    assert set_cookie(response)["max-age"] == 0
+    assert not engine().exists(key)
