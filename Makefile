@@ -43,7 +43,7 @@ test-sqlite: venv ## the whole suite on SQLite
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The PostgreSQL pass runs the tests marked `db`. It is skipped (not failed) only while
-# no test carries that mark; tests/servers.py finds or starts the server.
+# no test carries that mark; tests/servers/ finds or starts the server.
 test-postgres: venv ## the tests marked `db`, on PostgreSQL
 	@rc=0; $(PY) -m pytest -q --collect-only -m db -p no:cacheprovider >/dev/null 2>&1 || rc=$$?; \
 	if [ $$rc -eq 5 ]; then \

@@ -47,16 +47,6 @@ def restartable_redis() -> Iterator[servers.RedisServer]:
         server.cleanup()
 
 
-@pytest.fixture(scope="session")
-def redis_cluster_server() -> Iterator[servers.RedisServer]:
-    """A private one-node Redis Cluster serving every slot (``.url`` for db 0)."""
-    server = servers.start_redis_server(cluster=True)
-    try:
-        yield server
-    finally:
-        server.cleanup()
-
-
 @pytest.fixture(autouse=True)
 def _clear_locmem_cache() -> Iterator[None]:
     """Empty the in-process default cache around each test."""
