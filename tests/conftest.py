@@ -10,7 +10,7 @@ import redis
 from django.core.cache import caches
 from hypothesis import HealthCheck, settings
 
-from tests import servers
+from tests import django_suite, servers
 
 settings.register_profile(
     "sessionkit",
@@ -18,6 +18,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "sessionkit"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``make test``, tox and CI never run without Django's own session suite."""
+    if django_suite.required() and django_suite.find_sessions_tests() is None:
+        raise pytest.UsageError(django_suite.MISSING_REASON)
 
 
 @pytest.fixture(scope="session")
