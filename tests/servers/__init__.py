@@ -16,9 +16,9 @@ Environment overrides: ``SESSIONKIT_TEST_REDIS_URL`` (use this Redis URL as is),
 ``SESSIONKIT_TEST_PRIVATE_SERVERS=1`` (never use the machine's servers).
 """
 
-from tests.servers.ports import LOOPBACK, free_port, port_open
-from tests.servers.postgres import PostgresServer, postgres_dsn, start_postgres_server
-from tests.servers.process import ManagedProcess, terminate, wait_until
+from tests.servers.ports import LOOPBACK, free_port
+from tests.servers.postgres import postgres_dsn
+from tests.servers.process import terminate, wait_until
 from tests.servers.redis import (
     RedisSentinel,
     RedisServer,
@@ -31,16 +31,12 @@ from tests.servers.redis import (
 
 __all__ = [
     "LOOPBACK",
-    "ManagedProcess",
-    "PostgresServer",
     "RedisSentinel",
     "RedisServer",
     "find_redis_server",
     "free_port",
-    "port_open",
     "postgres_dsn",
     "redis_url",
-    "start_postgres_server",
     "start_redis_cluster",
     "start_redis_sentinel",
     "start_redis_server",
