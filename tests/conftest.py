@@ -10,7 +10,7 @@ import redis
 from django.core.cache import caches
 from hypothesis import HealthCheck, settings
 
-from tests import servers
+from tests import django_suite, servers
 
 settings.register_profile(
     "sessionkit",
@@ -18,6 +18,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "sessionkit"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """``make test``, tox and CI never run without Django's own session suite."""
+    if django_suite.required() and django_suite.find_sessions_tests() is None:
+        raise pytest.UsageError(django_suite.MISSING_REASON)
 
 
 @pytest.fixture(scope="session")
@@ -41,16 +47,6 @@ def redis_client(redis_server: str) -> Iterator[redis.Redis]:
 def restartable_redis() -> Iterator[servers.RedisServer]:
     """A private Redis server of this test's own, to stop and restart (fault tests)."""
     server = servers.start_redis_server()
-    try:
-        yield server
-    finally:
-        server.cleanup()
-
-
-@pytest.fixture(scope="session")
-def redis_cluster_server() -> Iterator[servers.RedisServer]:
-    """A private one-node Redis Cluster serving every slot (``.url`` for db 0)."""
-    server = servers.start_redis_server(cluster=True)
     try:
         yield server
     finally:

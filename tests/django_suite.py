@@ -1,15 +1,21 @@
 """Django's own session test suite (``tests/sessions_tests``) for the installed Django.
 
 The suite is not part of Django's wheel, so the source distribution of the same version is
-fetched once with ``pip download`` and only ``tests/sessions_tests/`` is kept, under
+fetched with ``pip download`` and only ``tests/sessions_tests/`` is kept, under
 ``.cache/django-src/<version>/sessions_tests/`` (or ``$SESSIONKIT_DJANGO_SRC_CACHE/<version>``).
-After :func:`ensure_sessions_tests`, ``from sessions_tests.tests import SessionTestsMixin``
-works; settings must list ``"sessions_tests"`` in ``INSTALLED_APPS`` (its ``models.py``).
+
+Fetching is a step of its own, run before pytest by ``make test`` and tox::
+
+    python -m tests.django_suite
+
+The test settings only look for the fetched suite (:func:`find_sessions_tests`, never a
+download) and install the ``sessions_tests`` app when it is there; without it the stores'
+conformance tests are skipped with :data:`MISSING_REASON`, or the run fails at start when
+:func:`required` (``make test``, tox and CI).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import subprocess
@@ -22,6 +28,11 @@ import django
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "sessions_tests"
+REQUIRED_ENV = "SESSIONKIT_TEST_REQUIRE_DJANGO_SUITE"
+MISSING_REASON = (
+    f"Django {django.__version__}'s sessions_tests suite has not been fetched: "
+    "run `python -m tests.django_suite` (make test and tox do)"
+)
 
 
 def cache_root() -> Path:
@@ -68,9 +79,21 @@ def _extract_suite(sdist: Path, into: Path) -> None:
             archive.extractall(into, members=members)
 
 
-@functools.cache
+def find_sessions_tests(version: str = django.__version__) -> Path | None:
+    """The fetched suite's directory, its parent put on ``sys.path``; ``None`` when it has
+    not been fetched. Never downloads."""
+    version_dir = cache_root() / version
+    suite = version_dir / PACKAGE
+    if not (suite / "tests.py").is_file():
+        return None
+    if str(version_dir) not in sys.path:
+        sys.path.insert(0, str(version_dir))
+    return suite
+
+
 def ensure_sessions_tests(version: str = django.__version__) -> Path:
-    """Fetch the suite if needed, put its parent on ``sys.path`` and return its directory."""
+    """Fetch the suite unless it is there, put its parent on ``sys.path``, return its
+    directory."""
     version_dir = cache_root() / version
     suite = version_dir / PACKAGE
     if not (suite / "tests.py").is_file():
@@ -80,9 +103,17 @@ def ensure_sessions_tests(version: str = django.__version__) -> Path:
             _extract_suite(sdist, Path(tmp) / "out")
             shutil.rmtree(suite, ignore_errors=True)
             (Path(tmp) / "out" / PACKAGE).rename(suite)
-    if str(version_dir) not in sys.path:
-        sys.path.insert(0, str(version_dir))
-    return suite
+    found = find_sessions_tests(version)
+    if found is None:
+        raise RuntimeError(f"{suite} has no tests.py after the fetch")
+    return found
+
+
+def required() -> bool:
+    """Whether a run must have the suite: ``SESSIONKIT_TEST_REQUIRE_DJANGO_SUITE=1`` (set by
+    ``make test`` and tox) or ``CI``."""
+    flags = (os.environ.get(REQUIRED_ENV, ""), os.environ.get("CI", ""))
+    return any(flag not in ("", "0", "false", "False") for flag in flags)
 
 
 if __name__ == "__main__":

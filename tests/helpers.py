@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from http.cookies import SimpleCookie
 from typing import Any
 
 from django.http import HttpResponse
@@ -42,13 +40,5 @@ def set_cookie(response: HttpResponse) -> Any:
     return response.cookies.get(get_settings().name)
 
 
-def parse_set_cookie(response: HttpResponse) -> SimpleCookie:
-    return response.cookies
-
-
 def row(session_key: str) -> Session | None:
     return Session.objects.filter(pk=hash_key(session_key)).first()
-
-
-def now() -> float:
-    return time.time()

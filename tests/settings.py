@@ -3,20 +3,21 @@
 Environment: ``SESSIONKIT_TEST_DB=postgresql`` runs on PostgreSQL (the machine's server on
 127.0.0.1:5432, or a private one started by ``tests.servers``); ``SESSIONKIT_TEST_USE_TZ=0``
 turns ``USE_TZ`` off. The ``redis`` cache's URL is resolved (and a server started if none
-runs) only when that cache is first used.
+runs) only when that cache is first used. Importing this module downloads nothing: Django's
+own session suite is installed as an app only when ``python -m tests.django_suite`` has
+fetched it.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 from django.utils.functional import lazy
 
 from tests import servers
-from tests.django_suite import ensure_sessions_tests
+from tests.django_suite import find_sessions_tests
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -38,11 +39,8 @@ INSTALLED_APPS = [
 ]
 
 # Django's own session test suite (SessionTestsMixin); its models.py needs the app installed.
-try:
-    ensure_sessions_tests()
-except Exception as exc:  # no network on first use: only the conformance tests can fail
-    warnings.warn(f"Django's sessions_tests suite is unavailable: {exc}", stacklevel=1)
-else:
+# `python -m tests.django_suite` fetches it (make test and tox run that first); never here.
+if find_sessions_tests() is not None:
     INSTALLED_APPS.append("sessions_tests")
 
 MIDDLEWARE = [

@@ -6,10 +6,7 @@ otherwise, so running Django's suite, cycle_key and the per-user index here prov
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,43 +30,6 @@ ENGINE = "sessionkit.backends.redis"
 NODES: list[int] = []
 
 
-class ClusterNode(servers.RedisServer):
-    """A cluster-mode server that waits for ``redis-cli --cluster create`` to get slots."""
-
-    def __init__(self) -> None:
-        super().__init__(cluster=True)
-
-    def _assign_all_slots(self) -> None:
-        """Slots are spread over the three masters by ``create_cluster``."""
-
-
-def create_cluster(nodes: list[ClusterNode]) -> None:
-    """Join ``nodes`` into one cluster, slots split evenly, with ``redis-cli``."""
-    binary = nodes[0].binary
-    cli = shutil.which("redis-cli") or str(Path(binary).with_name("redis-cli"))
-    addresses = [f"{servers.LOOPBACK}:{node.port}" for node in nodes]
-    subprocess.run(
-        [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
-        check=True,
-        stdout=subprocess.DEVNULL,
-        timeout=60,
-    )
-
-    def ready() -> bool:
-        for node in nodes:
-            client: Any = redis.Redis(host=servers.LOOPBACK, port=node.port)
-            try:
-                info = client.execute_command("CLUSTER", "INFO")
-            finally:
-                client.close()
-            text = info.decode() if isinstance(info, bytes) else str(info)
-            if "cluster_state:ok" not in text or "cluster_known_nodes:3" not in text:
-                return False
-        return True
-
-    servers.wait_until(ready, "three-master cluster converging", timeout=30)
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[list[int]]:
     """A three-master cluster on loopback; skipped only when there is no redis-server."""
@@ -77,11 +37,8 @@ def cluster() -> Iterator[list[int]]:
         servers.find_redis_server()
     except RuntimeError as exc:
         pytest.skip(f"no redis-server binary to start a cluster with: {exc}")
-    nodes = [ClusterNode() for _ in range(3)]
+    nodes = servers.start_redis_cluster(masters=3)
     try:
-        for node in nodes:
-            node.start()
-        create_cluster(nodes)
         NODES[:] = [node.port for node in nodes]
         yield NODES
     finally:

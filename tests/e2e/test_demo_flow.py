@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -29,12 +28,6 @@ COOKIE_NAME = "sessionid"
 USERNAME, PASSWORD = "demo", "demo-password-123"
 REMEMBER_ME_SECONDS = 30 * 24 * 3600
 REDIS_PREFIX = "sessionkit:"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _manage(env: dict[str, str], *args: str) -> None:
@@ -82,7 +75,7 @@ def demo(
     _manage(env, "migrate", "--no-input")
     _manage(env, "ensure_demo_user")
 
-    port = _free_port()
+    port = servers.free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = tmp / "server.log"
     with log_path.open("wb") as log:
@@ -107,12 +100,7 @@ def demo(
                 time.sleep(0.1)
         yield Demo(url, engine, client)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        servers.terminate(proc)
         if client is not None:
             client.close()
 
