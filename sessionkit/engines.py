@@ -19,6 +19,10 @@ from django.contrib.sessions.backends.base import SessionBase
 from sessionkit.backends.base import SessionStore as KitStore
 from sessionkit.backends.base import TrackedSession, Tracking, generated_key
 
+#: Longest id Django's engines can store (``django.contrib.sessions``' ``session_key``
+#: column); a longer ``GENID`` id is replaced by a random one, with an error logged.
+DJANGO_KEY_LENGTH = 40
+
 
 class TrackedEngine(Tracking):
     """Mixed in before a Django engine: remembers what was loaded, reports an unreachable
@@ -50,13 +54,14 @@ class TrackedEngine(Tracking):
         if self.genid is None:
             key: str = super()._get_new_session_key()  # type: ignore[misc]
             return key
-        return generated_key(self.genid)
+        return generated_key(self.genid, DJANGO_KEY_LENGTH)
 
     async def _aget_new_session_key(self) -> str:
         if self.genid is None:
             key: str = await super()._aget_new_session_key()  # type: ignore[misc]
             return key
-        return await sync_to_async(generated_key)(self.genid)  # GENID may query the database
+        # GENID may query the database
+        return await sync_to_async(generated_key)(self.genid, DJANGO_KEY_LENGTH)
 
 
 @functools.cache

@@ -141,6 +141,17 @@ def test_genid_makes_the_ids_of_a_django_engine(client, engine, settings):
     assert json.loads(client.get("/read/").content)["key"].startswith("gen-write-")
 
 
+def test_a_genid_id_too_long_for_a_django_engine_is_replaced(client, engine, settings, caplog):
+    settings.SESSIONKIT = {"GENID": "tests.views.long_genid"}
+    with caplog.at_level(logging.ERROR, logger="sessionkit"):
+        response = client.get("/write/?x=1")
+    assert response.status_code == 200
+    client.cookies["sessionid"] = set_cookie(response).value
+    key = json.loads(client.get("/read/").content)["key"]
+    assert len(key) <= 40 and not key.startswith("long-")
+    assert "GENID returned an unusable id" in caplog.text
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_genid_makes_the_ids_of_a_django_engine_in_async_views(async_client, settings):
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.db"

@@ -80,11 +80,16 @@ def genid(request: HttpRequest) -> str:
     """A GENID callable: ids that carry the requesting path, to show the request is passed."""
     import secrets
 
-    return f"gen-{request.path.strip('/')}-{secrets.token_hex(16)}"
+    return f"gen-{request.path.strip('/')}-{secrets.token_hex(12)}"
 
 
 def bad_genid(request: HttpRequest) -> str:
     return "short"
+
+
+def long_genid(request: HttpRequest) -> str:
+    """Usable by sessionkit's stores, too long for Django's 40-character column."""
+    return "long-" + "x" * 60
 
 
 async def alogin_view(request: HttpRequest) -> HttpResponse:

@@ -93,11 +93,12 @@ def default_session_key() -> str:
     return secrets.token_urlsafe(24)
 
 
-def generated_key(genid: Callable[[], str] | None) -> str:
-    """An id from the ``GENID`` hook when it gives a usable one, else 192 random bits."""
+def generated_key(genid: Callable[[], str] | None, max_length: int = MAX_KEY_LENGTH) -> str:
+    """An id from the ``GENID`` hook when it gives a usable one (at most ``max_length``
+    characters), else 192 random bits."""
     if genid is not None:
         key = genid()
-        if valid_session_key(key):
+        if valid_session_key(key) and len(key) <= max_length:
             return key
         logger.error("sessionkit: GENID returned an unusable id %r; using a random one", key)
     return default_session_key()
