@@ -44,8 +44,9 @@ def redis_client(redis_server: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def restartable_redis() -> Iterator[servers.RedisServer]:
-    """A private Redis server of this test's own, to stop and restart (fault tests)."""
+def private_redis() -> Iterator[servers.RedisServer]:
+    """A Redis server of this test's own: to stop and restart (fault tests), or whose
+    ``INFO`` counters see only this test's traffic."""
     server = servers.start_redis_server()
     try:
         yield server

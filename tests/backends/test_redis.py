@@ -649,20 +649,20 @@ def test_fifty_concurrent_requests_changing_different_keys_all_survive(
 
 @pytest.mark.slow
 def test_redis_down_answers_503_and_recovers_without_a_restart(
-    restartable_redis: servers.RedisServer, caplog: pytest.LogCaptureFixture
+    private_redis: servers.RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with override_settings(**redis_settings(restartable_redis.url)):
+    with override_settings(**redis_settings(private_redis.url)):
         browser = Client()
         assert browser.get("/put/n/1/").status_code == 200
         assert browser.get("/read/").content == b"1"
-        restartable_redis.stop()
+        private_redis.stop()
         started = time.monotonic()
         with caplog.at_level("ERROR", logger="sessionkit"):
             response = browser.get("/read/")
         assert response.status_code == 503
         assert time.monotonic() - started < 5
         assert "sessionkit.backends.redis" in caplog.text
-        restartable_redis.start()
+        private_redis.start()
         response = browser.get("/put/n/2/")  # the data died with the server: a new session
         assert response.status_code == 200
         assert browser.get("/read/").content == b"2"

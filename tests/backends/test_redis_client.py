@@ -88,16 +88,6 @@ async def test_the_user_index_works_after_script_flush_async(store: redis.Redis)
     assert user_set(store, "42") == set()
 
 
-@pytest.fixture
-def private_redis() -> Iterator[servers.RedisServer]:
-    """A server of its own: its ``INFO commandstats`` sees only this test's traffic."""
-    server = servers.start_redis_server()
-    try:
-        yield server
-    finally:
-        server.cleanup()
-
-
 def _commandstats(client: redis.Redis) -> dict[str, int]:
     info: dict[str, Any] = client.info("commandstats")
     return {name.removeprefix("cmdstat_"): stats["calls"] for name, stats in info.items()}
