@@ -34,7 +34,7 @@ from typing import Any
 from sessionkit.backends.base import ClientInfo, Record
 from sessionkit.session_fields import Delta
 
-logger = logging.getLogger("sessionkit")
+logger = logging.getLogger(__name__)
 
 #: Hex digits of the key_hash used as the key's Redis Cluster hash tag (256 slots in use).
 TAG_LENGTH = 2
