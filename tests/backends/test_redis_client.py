@@ -18,6 +18,7 @@ from sessionkit.backends.redis import SessionStore
 from sessionkit.backends.redis_client import async_client, sync_client
 from sessionkit.errors import StoreUnavailable
 from tests import servers
+from tests.backends.test_redis import _login as login
 
 pytestmark = pytest.mark.redis
 
@@ -40,17 +41,6 @@ def user_set(client: redis.Redis, user_id: str) -> set[bytes]:
 
 def key_hash_of(session: SessionStore) -> bytes:
     return hash_key(session.session_key or "").encode()
-
-
-def login(user_id: str) -> SessionStore:
-    """What Django's login() does to a session: cycle the key, then store the user."""
-    session = SessionStore()
-    session["cart"] = [1]
-    session.save()
-    session.cycle_key()
-    session["_auth_user_id"] = user_id
-    session.save()
-    return session
 
 
 async def alogin(user_id: str) -> SessionStore:
