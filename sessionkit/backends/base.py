@@ -506,16 +506,9 @@ class SessionStore(Tracking, SessionBase):
         self._session_key = self._new_key_for(old_hash)
         return self._pending(must_create=False)
 
-    def _cycled(self, status: int, record: Record) -> bool:
-        """Handle one rename attempt's answer; ``False``: the new id was taken, try again."""
-        if status == RENAMED:
-            self._saved_as(record, True, False)
-            self.modified = True
-            return True
-        if status == OLD_GONE:  # destroyed meanwhile: the data is stored under a new id
-            self._saved = None
-            return True
-        return False
+    def _renamed(self, record: Record) -> None:
+        self._saved_as(record, True, False)
+        self.modified = True
 
     def cycle_key(self) -> None:
         """Give the session a new id; the old id is gone at once (atomically where the
@@ -529,11 +522,15 @@ class SessionStore(Tracking, SessionBase):
         for _ in range(CREATE_ATTEMPTS):
             key_hash, record, delta = self._cycle_attempt(old_hash)
             status = self._io(self._rename, old_hash, key_hash, record, delta)
-            if self._cycled(status, record):
-                if status == OLD_GONE:
-                    self.create()
-                    self._session_cache = data
-                return
+            if status == NEW_TAKEN:
+                continue
+            if status == RENAMED:
+                self._renamed(record)
+            else:  # destroyed meanwhile: the data is stored under a new id
+                self._saved = None
+                self.create()
+                self._session_cache = data
+            return
         raise CreateError("could not find an unused session id")
 
     async def acycle_key(self) -> None:
@@ -546,11 +543,15 @@ class SessionStore(Tracking, SessionBase):
         for _ in range(CREATE_ATTEMPTS):
             key_hash, record, delta = self._cycle_attempt(old_hash)
             status = await self._aio(self._arename, old_hash, key_hash, record, delta)
-            if self._cycled(status, record):
-                if status == OLD_GONE:
-                    await self.acreate()
-                    self._session_cache = data
-                return
+            if status == NEW_TAKEN:
+                continue
+            if status == RENAMED:
+                self._renamed(record)
+            else:
+                self._saved = None
+                await self.acreate()
+                self._session_cache = data
+            return
         raise CreateError("could not find an unused session id")
 
     @classmethod
