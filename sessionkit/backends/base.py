@@ -161,6 +161,9 @@ class Tracking:
         #: Set by the middleware: who is making the request, and the GENID hook.
         self.client = ClientInfo()
         self.genid: Callable[[], str] | None = None
+        #: The stored expiry as loaded (before any touch), for re-signing a cookie;
+        #: ``None`` where the store does not say (Django's engines).
+        self.loaded_expires: float | None = None
 
     def begin(self, genid: Callable[[], str] | None, client: ClientInfo) -> None:
         self.genid, self.client = genid, client
@@ -190,7 +193,7 @@ class Tracking:
             destroyed=self.destroyed,
             unsaved=self._unsaved(current),
             touched_on_load=self.touches_on_load,
-            loaded_expires=self._loaded_expires(),
+            loaded_expires=self.loaded_expires,
             deadline=self._deadline(now),
             now=now,
         )
@@ -198,9 +201,6 @@ class Tracking:
     def _unsaved(self, current: Fields) -> bool:
         """Whether ``current`` differs from what the store holds (unknown: yes)."""
         return True
-
-    def _loaded_expires(self) -> float | None:
-        return None
 
     def _deadline(self, now: float) -> float | None:
         return None
@@ -234,8 +234,6 @@ class SessionStore(Tracking, SessionBase):
         self._saved: Fields | None = None
         self._created: float | None = None
         self.deadline: float | None = None
-        #: The stored expiry as loaded (before any touch), for re-signing a cookie.
-        self.loaded_expires: float | None = None
 
     def _io(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Call a primitive, turning connection failures into ``StoreUnavailable``."""
@@ -313,9 +311,6 @@ class SessionStore(Tracking, SessionBase):
 
     def _unsaved(self, current: Fields) -> bool:
         return self._saved is None or current != self._saved
-
-    def _loaded_expires(self) -> float | None:
-        return self.loaded_expires
 
     def _deadline(self, now: float) -> float | None:
         if self._created is None:  # not stored yet: the deadline it gets when saved now
@@ -464,13 +459,6 @@ class SessionStore(Tracking, SessionBase):
                 self.modified = True
                 return
         raise CreateError("could not find an unused session id")
-
-    @property
-    def has_unsaved_changes(self) -> bool:
-        """Whether the session dict differs from what the store holds."""
-        if not hasattr(self, "_session_cache"):
-            return False
-        return self._unsaved(to_fields(self._session_cache))
 
     # -- deleting, cycling ------------------------------------------------------------
 

@@ -116,10 +116,5 @@ def test_delete_without_a_session_key_does_nothing(store, twin):
     assert session.session_key is None
 
 
-def test_an_unloaded_session_has_no_unsaved_changes(store):
-    assert saved(store, x=1).has_unsaved_changes is False
-    assert store().has_unsaved_changes is False
-
-
 async def test_aclear_expired_counts_what_it_deleted(store):
     assert await store.aclear_expired() >= 0
