@@ -263,12 +263,25 @@ class SessionStore(Tracking, SessionBase):
 
     def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
         """Move ``old`` to ``new`` as ``record``: :data:`RENAMED`, :data:`OLD_GONE` (another
-        request destroyed it) or :data:`NEW_TAKEN`. Not atomic here; stores override."""
+        request destroyed it) or :data:`NEW_TAKEN`. Here by :meth:`_copy`; stores that can
+        do it atomically override."""
+        return self._copy(old, new, record)
+
+    def _copy(self, old: str, new: str, record: Record) -> int:
+        """Rename by create-then-delete (not atomic), with ``_rename``'s answers."""
         if not self._contains(old):
             return OLD_GONE
         if not self._insert(new, record):
             return NEW_TAKEN
         self._remove(old)
+        return RENAMED
+
+    async def _acopy(self, old: str, new: str, record: Record) -> int:
+        if not await self._acontains(old):
+            return OLD_GONE
+        if not await self._ainsert(new, record):
+            return NEW_TAKEN
+        await self._aremove(old)
         return RENAMED
 
     @classmethod

@@ -21,8 +21,6 @@ from asgiref.sync import sync_to_async
 
 from sessionkit.backends import redis_wire as wire
 from sessionkit.backends.base import (
-    NEW_TAKEN,
-    RENAMED,
     Record,
     default_session_key,
     hash_key,
@@ -99,10 +97,7 @@ class SessionStore(BaseStore):
     def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
         """Move ``old`` to ``new`` writing ``delta``, in one script (``RENAME``)."""
         if self._copies(sync_client(), old, new):
-            if not self._insert(new, record):
-                return NEW_TAKEN
-            self._remove(old)
-            return RENAMED
+            return self._copy(old, new, record)
         return self._write(wire.RENAME, (old, new), record, delta)
 
     # -- primitives: the async entry points -----------------------------------------------
@@ -146,10 +141,7 @@ class SessionStore(BaseStore):
         if (client := async_client()) is None:
             return int(await sync_to_async(self._rename)(old, new, record, delta))
         if self._copies(client, old, new):
-            if not await self._ainsert(new, record):
-                return NEW_TAKEN
-            await self._aremove(old)
-            return RENAMED
+            return await self._acopy(old, new, record)
         return await self._awrite(wire.RENAME, (old, new), record, delta)
 
     # -- cycle_key (the retry loop is the base class's) ----------------------------------
