@@ -77,6 +77,11 @@ class Record:
     def is_live(self, now: float) -> bool:
         return self.expires > now and (self.deadline is None or self.deadline > now)
 
+    def merged(self, stored: Fields, delta: Delta | None) -> Record:
+        """This record as written over ``stored`` (the fields the store holds now): with a
+        ``delta``, only its keys change, so concurrent writers of other keys lose nothing."""
+        return self if delta is None else replace(self, fields=delta.applied_to(stored))
+
     def touched(self, now: float) -> Record:
         """This record with its expiry pushed back as a new request would."""
         expires = lifetime.touched_expiry(self.expires, self.age, self.deadline, now)

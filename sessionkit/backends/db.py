@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
 
 from django.db import IntegrityError, router, transaction
+from django.db.models import QuerySet
 
 from sessionkit import lifetime
 from sessionkit.backends.base import NEW_TAKEN, OLD_GONE, RENAMED, ClientInfo, Record
@@ -34,6 +34,11 @@ def _record(row: Session) -> Record:
         client=ClientInfo(row.user_agent, row.ip),
         last_seen=row.last_seen,
     )
+
+
+def _locked(live: QuerySet[Session]) -> Session | None:
+    """The live row's data, locked until the transaction ends (``None``: it is gone)."""
+    return live.select_for_update().only("data").first()
 
 
 def _stored_fields(row: Session) -> Fields:
@@ -101,11 +106,9 @@ class SessionStore(BaseStore):
         if delta is None:
             return live.update(**_columns(record)) == 1
         with transaction.atomic(using=db):
-            row = live.select_for_update().only("data").first()
-            if row is None:
+            if (row := _locked(live)) is None:
                 return False
-            fields = delta.applied_to(_stored_fields(row))
-            live.update(**_columns(replace(record, fields=fields)))
+            live.update(**_columns(record.merged(_stored_fields(row), delta)))
         return True
 
     def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
@@ -114,14 +117,12 @@ class SessionStore(BaseStore):
         db = self._db(True)
         with transaction.atomic(using=db):
             live = Session.objects.using(db).filter(pk=old, expires__gt=time.time())
-            row = live.select_for_update().only("data").first()
-            if row is None:
+            if (row := _locked(live)) is None:
                 return OLD_GONE
             if Session.objects.using(db).filter(pk=new).exists():
                 return NEW_TAKEN
-            if delta is not None:
-                record = replace(record, fields=delta.applied_to(_stored_fields(row)))
-            Session.objects.using(db).create(key_hash=new, **_columns(record))
+            merged = record.merged(_stored_fields(row), delta)
+            Session.objects.using(db).create(key_hash=new, **_columns(merged))
             Session.objects.using(db).filter(pk=old).delete()
         return RENAMED
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
 from typing import ClassVar
 
 from sessionkit.backends.base import NEW_TAKEN, OLD_GONE, RENAMED, Record
@@ -29,36 +28,34 @@ class SessionStore(BaseStore):
             self._records[key_hash] = record.touched(now)
             return record
 
+    def _live(self, key_hash: str) -> Record | None:
+        """The live record at ``key_hash`` (the caller holds the lock)."""
+        record = self._records.get(key_hash)
+        return record if record is not None and record.is_live(time.time()) else None
+
     def _insert(self, key_hash: str, record: Record) -> bool:
         with self._lock:
-            existing = self._records.get(key_hash)
-            if existing is not None and existing.is_live(time.time()):
+            if self._live(key_hash) is not None:
                 return False
             self._records[key_hash] = record
             return True
 
     def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         with self._lock:
-            existing = self._records.get(key_hash)
-            if existing is None or not existing.is_live(time.time()):
+            if (existing := self._live(key_hash)) is None:
                 return False
-            if delta is not None:  # merge, so concurrent writers of other keys survive
-                record = replace(record, fields=delta.applied_to(existing.fields))
-            self._records[key_hash] = record
+            self._records[key_hash] = record.merged(existing.fields, delta)
             return True
 
     def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
         """Atomic under the store's lock."""
         with self._lock:
-            existing = self._records.get(old)
-            if existing is None or not existing.is_live(time.time()):
+            if (existing := self._live(old)) is None:
                 return OLD_GONE
             if new in self._records:
                 return NEW_TAKEN
-            if delta is not None:
-                record = replace(record, fields=delta.applied_to(existing.fields))
             del self._records[old]
-            self._records[new] = record
+            self._records[new] = record.merged(existing.fields, delta)
             return RENAMED
 
     def _remove(self, key_hash: str) -> None:
@@ -67,8 +64,7 @@ class SessionStore(BaseStore):
 
     def _contains(self, key_hash: str) -> bool:
         with self._lock:
-            record = self._records.get(key_hash)
-            return record is not None and record.is_live(time.time())
+            return self._live(key_hash) is not None
 
     @classmethod
     def _purge_expired(cls) -> int:
