@@ -23,9 +23,9 @@ from typing import Any
 
 from sessionkit.conf import SessionKitSettings
 
-#: A read pushes the stored expiry back only when it moves by more than this fraction of
-#: the session's age (capped at a minute), unless the cookie is re-sent on every request
-#: (``ROLLING``): a busy session then does not cost a write per request.
+#: The db store's read pushes the stored expiry back only when it moves by more than this
+#: fraction of the session's age (capped at a minute); a cookie re-sent meanwhile is given
+#: no more than the store holds (``cookie_max_age``'s ``stored_expires``).
 TOUCH_SLACK = 0.01
 TOUCH_SLACK_MAX = 60.0
 
@@ -93,12 +93,19 @@ def touched_expiry(expires: float, age: int | None, limit: float | None, now: fl
     return max(touched, expires)
 
 
-def touch_slack(age: int | None, conf: SessionKitSettings) -> float:
-    """How far a read may leave the stored expiry behind ``now + age``. None with
-    ``ROLLING``: the cookie is re-sent with a full lifetime, so the store must match it."""
-    if conf.rolling or age is None:
-        return 0.0
-    return min(TOUCH_SLACK_MAX, age * TOUCH_SLACK)
+def touch_slack(age: int | None) -> float:
+    """How far a read may leave the stored expiry behind ``now + age`` (the db store: a
+    busy session then costs no write per read)."""
+    return 0.0 if age is None else min(TOUCH_SLACK_MAX, age * TOUCH_SLACK)
+
+
+def expiry_after_read(
+    expires: float, age: int | None, limit: float | None, now: float, slack: float
+) -> float:
+    """The stored expiry once a read at ``now`` has touched it, or left it where it was
+    because the touch would move it by no more than ``slack``."""
+    touched = touched_expiry(expires, age, limit, now)
+    return touched if touched - expires > slack else expires
 
 
 def expires_at_browser_close(custom: Any, conf: SessionKitSettings) -> bool:
@@ -115,10 +122,12 @@ def cookie_max_age(
     *,
     limit: float | None,
     kept_expiry: float | None = None,
+    stored_expires: float | None = None,
 ) -> int | None:
     """The cookie's ``Max-Age`` on a response sent at ``now``, or ``None`` for a
     browser-session cookie. ``kept_expiry``: re-issue the cookie with this stored expiry
-    (re-signing only). Never beyond the absolute deadline ``limit``."""
+    (re-signing only). Never beyond the absolute deadline ``limit``, nor beyond
+    ``stored_expires``, the store's expiry when this response writes nothing."""
     if expires_at_browser_close(custom, conf):
         return None
     age: float
@@ -131,6 +140,7 @@ def cookie_max_age(
         age = custom
     else:
         age = store_age(conf)
-    if limit is not None:
-        age = min(age, limit - now)
+    for end in (limit, stored_expires):
+        if end is not None:
+            age = min(age, end - now)
     return max(int(age), 0)

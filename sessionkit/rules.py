@@ -53,6 +53,9 @@ class Snapshot:
     touched_on_load: bool
     #: The stored expiry as loaded, before any touch (``None``: unknown).
     loaded_expires: float | None
+    #: The stored expiry when loading left it where it was instead of renewing it (the db
+    #: store's touch slack); ``None``: renewed, or unknown.
+    stored_expires: float | None
     #: The absolute deadline the session has, or gets when saved now (``None``: none).
     deadline: float | None
     #: When the snapshot was taken.
@@ -191,6 +194,13 @@ def _custom_expiry(s: Snapshot) -> object:
 
 def _max_age(s: Snapshot, cookie: CookieState, conf: SessionKitSettings) -> int | None:
     kept = s.loaded_expires if only_resigning(s, cookie, conf) else None
+    # A loaded session this response does not write keeps the expiry its read left.
+    unwritten = continued(s, cookie) and not should_save(s, cookie, conf)
     return lifetime.cookie_max_age(
-        _custom_expiry(s), s.now, conf, limit=s.deadline, kept_expiry=kept
+        _custom_expiry(s),
+        s.now,
+        conf,
+        limit=s.deadline,
+        kept_expiry=kept,
+        stored_expires=s.stored_expires if unwritten else None,
     )

@@ -64,22 +64,24 @@ def test_a_saved_session_outlives_its_cookie_and_not_its_deadline(
     custom=CUSTOM,
     later=st.floats(min_value=0, max_value=10**8),
     stale=st.booleans(),
+    db=st.booleans(),
 )
 def test_after_a_read_the_store_still_outlives_the_cookie(
-    conf: SessionKitSettings, custom: object, later: float, stale: bool
+    conf: SessionKitSettings, custom: object, later: float, stale: bool, db: bool
 ) -> None:
     life = lifetime.store_lifetime(custom, NOW, NOW, conf)
     read_at = NOW + later
     if read_at >= life.expires:
         return  # expired: the read finds nothing
-    touched = lifetime.touched_expiry(life.expires, life.age, life.deadline, read_at)
-    slack = lifetime.touch_slack(life.age, conf)
-    stored = touched if touched - life.expires > slack else life.expires  # as the db store
+    slack = lifetime.touch_slack(life.age) if db else 0.0
+    stored = lifetime.expiry_after_read(life.expires, life.age, life.deadline, read_at, slack)
     assert stored >= life.expires
     if life.deadline is not None:
         assert stored <= life.deadline
-    if conf.rolling:  # the cookie is re-sent with a renewed lifetime
-        held = lifetime.cookie_max_age(custom, read_at, conf, limit=life.deadline)
+    if conf.rolling:  # the cookie is re-sent with a renewed lifetime, capped by the store's
+        held = lifetime.cookie_max_age(
+            custom, read_at, conf, limit=life.deadline, stored_expires=stored
+        )
     elif stale:  # re-signed, keeping the expiry it had
         held = lifetime.cookie_max_age(
             custom, read_at, conf, limit=life.deadline, kept_expiry=life.expires
@@ -104,10 +106,12 @@ def test_a_negative_set_expiry_has_already_expired() -> None:
     assert lifetime.cookie_max_age(-5, NOW, conf, limit=None) == 0
 
 
-def test_touch_slack_is_none_when_rolling() -> None:
-    assert lifetime.touch_slack(3600, parse({"ROLLING": True})) == 0
-    assert lifetime.touch_slack(3600, parse({})) == 36
-    assert lifetime.touch_slack(10**6, parse({})) == lifetime.TOUCH_SLACK_MAX
+def test_a_read_within_the_slack_leaves_the_expiry_and_beyond_it_touches() -> None:
+    assert lifetime.touch_slack(3600) == 36
+    assert lifetime.touch_slack(10**6) == lifetime.TOUCH_SLACK_MAX
+    expires = NOW + 3600
+    assert lifetime.expiry_after_read(expires, 3600, None, NOW + 30, 36) == expires
+    assert lifetime.expiry_after_read(expires, 3600, None, NOW + 40, 36) == NOW + 3640
 
 
 def test_an_unreadable_expiry_date_falls_back_to_the_cookie_age() -> None:

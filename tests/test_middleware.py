@@ -147,6 +147,17 @@ def test_rolling_pushes_cookie_and_store_expiry(client, settings):
     assert row(key).expires > before + 1700
 
 
+def test_rolling_within_the_touch_slack_sends_no_more_than_the_store_holds(client, settings):
+    settings.SESSIONKIT = {"ROLLING": True, "COOKIE": {"MAX_AGE": 3600}}
+    key = stored_session({"x": 1}, aged=20)  # 20 s ago: within the db store's 36 s slack
+    before = row(key).expires
+    response = client.get("/noop/", HTTP_COOKIE=cookie_header(key))
+    assert row(key).expires == before  # no UPDATE for this read
+    max_age = set_cookie(response)["max-age"]
+    assert 3570 <= max_age <= 3580
+    assert time.time() + max_age <= before
+
+
 def test_absolute_timeout_ends_a_rolling_session(client, settings):
     settings.SESSIONKIT = {"ROLLING": True, "ABSOLUTE_TIMEOUT": 60}
     response = client.get("/write/?x=1")

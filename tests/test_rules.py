@@ -69,6 +69,7 @@ NEW = Snapshot(
     unsaved=True,
     touched_on_load=True,
     loaded_expires=None,
+    stored_expires=None,
     deadline=None,
     now=NOW,
 )
@@ -213,3 +214,13 @@ def test_an_unreadable_expiry_field_counts_as_no_expiry() -> None:
     case = Case(False, False, False, MAX_AGE, True)
     snap = replace(NEW, current={"x": "1", "_session_expiry": "{not json"})
     assert plan(case.conf(), NO_COOKIE, snap, 200).max_age == MAX_AGE
+
+
+def test_a_rolled_cookie_never_outlives_the_expiry_the_read_left_in_the_store() -> None:
+    # The db store leaves a just-touched session's expiry where it was (its touch slack):
+    # the cookie re-sent by ROLLING then counts down from it.
+    case = Case(False, False, True, MAX_AGE, True)
+    snap = replace(LOADED, stored_expires=NOW + MAX_AGE - 20)
+    assert plan(case.conf(), VALID, snap, 200).max_age == MAX_AGE - 20
+    written = replace(snap, current={"x": "2"})  # a write gives the session a new lifetime
+    assert plan(case.conf(), VALID, written, 200).max_age == MAX_AGE

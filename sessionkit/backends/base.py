@@ -169,6 +169,9 @@ class Tracking:
         #: The stored expiry as loaded (before any touch), for re-signing a cookie;
         #: ``None`` where the store does not say (Django's engines).
         self.loaded_expires: float | None = None
+        #: The stored expiry when this request's read left it where it was (the db store's
+        #: touch slack); ``None`` when the read renewed it, or where unknown.
+        self.stored_expires: float | None = None
 
     def begin(self, genid: Callable[[], str] | None, client: ClientInfo) -> None:
         self.genid, self.client = genid, client
@@ -199,6 +202,7 @@ class Tracking:
             unsaved=self._unsaved(current),
             touched_on_load=self.touches_on_load,
             loaded_expires=self.loaded_expires,
+            stored_expires=self.stored_expires,
             deadline=self._deadline(now),
             now=now,
         )
@@ -327,6 +331,16 @@ class SessionStore(Tracking, SessionBase):
 
     # -- what the middleware reads ------------------------------------------------------
 
+    @staticmethod
+    def _read_slack(age: int | None) -> float:
+        """How far this store's read may leave the expiry behind (none: always touched)."""
+        return 0.0
+
+    def _expiry_after_read(self, record: Record, now: float) -> float:
+        """The expiry the store holds once ``_fetch`` at ``now`` returned ``record``."""
+        slack = self._read_slack(record.age)
+        return lifetime.expiry_after_read(record.expires, record.age, record.deadline, now, slack)
+
     def _unsaved(self, current: Fields) -> bool:
         return self._saved is None or current != self._saved
 
@@ -380,6 +394,8 @@ class SessionStore(Tracking, SessionBase):
         self._saved = dict(record.fields)
         self._created, self.deadline = record.created, record.deadline
         self.loaded_expires = record.expires
+        after = self._expiry_after_read(record, now)
+        self.stored_expires = after if after == record.expires else None
         return data
 
     def load(self) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from django.db.models import QuerySet
 from sessionkit import lifetime
 from sessionkit.backends.base import NEW_TAKEN, OLD_GONE, RENAMED, ClientInfo, Record
 from sessionkit.backends.base import SessionStore as BaseStore
-from sessionkit.conf import get_settings
 from sessionkit.models import Session
 from sessionkit.session_fields import Delta, Fields, join_fields, to_fields
 
@@ -65,6 +64,11 @@ def _columns(record: Record) -> dict[str, object]:
 class SessionStore(BaseStore):
     """Sessions in the ``sessionkit_session`` table of the default (or routed) database."""
 
+    @staticmethod
+    def _read_slack(age: int | None) -> float:
+        """A busy session does not cost an UPDATE per read."""
+        return lifetime.touch_slack(age)
+
     @classmethod
     def _db(cls, write: bool) -> str:
         return (router.db_for_write if write else router.db_for_read)(Session) or "default"
@@ -80,13 +84,12 @@ class SessionStore(BaseStore):
                 "sessionkit: undecodable session row %s; starting afresh", key_hash[:12]
             )
             return None
-        touched = record.touched(now)
-        # A busy session does not cost an UPDATE per read (see lifetime.touch_slack).
-        if touched.expires - record.expires > lifetime.touch_slack(record.age, get_settings()):
+        expires = self._expiry_after_read(record, now)
+        if expires > record.expires:
             Session.objects.using(self._db(True)).filter(
                 pk=key_hash,
-                expires__lt=touched.expires,  # never shorten a concurrent set_expiry
-            ).update(expires=touched.expires, last_seen=now)
+                expires__lt=expires,  # never shorten a concurrent set_expiry
+            ).update(expires=expires, last_seen=now)
         return record
 
     def _insert(self, key_hash: str, record: Record) -> bool:
