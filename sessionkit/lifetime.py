@@ -9,6 +9,10 @@ creation time. From them this module derives what every other module asks:
   expiry back) and its absolute deadline (:func:`store_lifetime`);
 - the new expiry after a read (:func:`touched_expiry`; the Redis store's Lua script keeps a
   documented copy of this rule, since it runs inside Redis);
+- the lifetime a write stores over a session another request changed meanwhile, computed
+  from the merged session (:func:`merged_lifetime`; Redis: the write scripts);
+- the expiry of a stored session under the settings in force when it is read, so lowering
+  ``ABSOLUTE_TIMEOUT`` or ``MAX_AGE`` reaches existing sessions (:func:`expiry_in_force`);
 - the cookie's ``Max-Age`` (:func:`cookie_max_age`) and "expires at browser close".
 
 The invariant, property-tested in ``tests/test_lifetime.py``: a stored session never
@@ -63,23 +67,91 @@ def _seconds(custom: Any) -> bool:
     return isinstance(custom, int) and not isinstance(custom, bool) and custom != 0
 
 
+def _custom_date(custom: Any) -> float | None:
+    """The fixed expiry date ``set_expiry(datetime)`` stored, if that is what it is."""
+    return _fixed_date(custom) if isinstance(custom, str) else None
+
+
+def _idle_age(custom: Any, conf: SessionKitSettings) -> int:
+    if _seconds(custom):  # set_expiry(n); a negative n has already expired
+        return int(custom)
+    # None, 0 ("until the browser closes") or unreadable: the idle timeout
+    return conf.idle_timeout if custom == 0 else store_age(conf)
+
+
+def touch_age(custom: Any, conf: SessionKitSettings) -> int | None:
+    """The touch window the settings give a session whose ``_session_expiry`` is
+    ``custom``: ``set_expiry(n)`` keeps ``n``, a fixed date has none (``None``), anything
+    else (``None``, ``0``, unreadable) gets the idle timeout in force."""
+    return None if _custom_date(custom) is not None else _idle_age(custom, conf)
+
+
 def store_lifetime(
     custom: Any, now: float, created: float, conf: SessionKitSettings
 ) -> StoreLifetime:
     """The store's expiry, touch window and deadline of a session saved at ``now``."""
     age: int | None
-    fixed = _fixed_date(custom) if isinstance(custom, str) else None
+    fixed = _custom_date(custom)
     if fixed is not None:
         expires, age = fixed, None
-    elif _seconds(custom):  # set_expiry(n); a negative n has already expired
-        expires, age = now + custom, custom
-    else:  # None, 0 ("until the browser closes") or unreadable: the idle timeout
-        age = conf.idle_timeout if custom == 0 else store_age(conf)
+    else:
+        age = _idle_age(custom, conf)
         expires = now + age
     limit = deadline(created, conf)
     if limit is not None:
         expires = min(expires, limit)
     return StoreLifetime(expires, age, limit)
+
+
+def earliest(*ends: float | None) -> float | None:
+    """The earliest of some deadlines, ``None`` standing for "no deadline"."""
+    known = [end for end in ends if end is not None]
+    return min(known) if known else None
+
+
+def merged_lifetime(
+    custom: Any,
+    now: float,
+    created: float,
+    stored_deadline: float | None,
+    conf: SessionKitSettings,
+) -> StoreLifetime:
+    """The lifetime a write at ``now`` stores, computed from the session as merged with
+    what the store holds (``custom``: the merged ``_session_expiry``), never from the
+    writer's own copy: a concurrent write of another key then keeps a ``set_expiry()``
+    another request made. The deadline only ever comes earlier: a writer never pushes back
+    the ``stored_deadline`` (one with a longer ``ABSOLUTE_TIMEOUT`` in force, say)."""
+    life = store_lifetime(custom, now, created, conf)
+    limit = earliest(life.deadline, stored_deadline)
+    expires = life.expires if limit is None else min(life.expires, limit)
+    return StoreLifetime(expires, life.age, limit)
+
+
+def expiry_in_force(
+    expires: float,
+    age: int | None,
+    created: float,
+    last_seen: float,
+    custom: Any,
+    conf: SessionKitSettings,
+) -> float:
+    """A stored session's expiry under the settings in force at read time: the stored
+    ``expires``, brought forward to its last activity plus the idle timeout in force
+    (:func:`touch_age`) and to ``created`` plus the ``ABSOLUTE_TIMEOUT`` in force. So
+    lowering ``MAX_AGE``, ``SESSION_COOKIE_AGE`` or ``ABSOLUTE_TIMEOUT`` reaches every
+    existing session on its next request; raising them lengthens nothing.
+
+    The last activity is ``expires - age`` (when the session was last touched or
+    written) or ``last_seen``, whichever is later: both are times the session was used,
+    so the idle timeout never counts from later than its real last use. Never later than
+    ``expires``; equal to it while the settings are the ones it was stored under."""
+    ends = [expires]
+    idle = touch_age(custom, conf)
+    if age is not None and idle is not None and idle < age:
+        ends.append(max(expires - (age - idle), last_seen + idle))
+    if (limit := deadline(created, conf)) is not None:
+        ends.append(limit)
+    return min(ends)
 
 
 def touched_expiry(expires: float, age: int | None, limit: float | None, now: float) -> float:

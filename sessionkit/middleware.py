@@ -24,6 +24,7 @@ from typing import cast
 from django.contrib.sessions.backends.base import UpdateError
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.core.handlers.exception import response_for_exception
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
@@ -115,9 +116,16 @@ class SessionMiddleware(DjangoSessionMiddleware):
         request.session = session  # type: ignore[assignment]
         request._sessionkit = RequestSession(conf, cookie, session)  # type: ignore[attr-defined]
 
-    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        """A store that failed in the view: 503. A session another request destroyed while
+        the view ran (``login()`` / ``update_session_auth_hash()``: ``cycle_key()`` raised
+        ``UpdateError``): Django's 400, as for a save refused for the same reason."""
         if isinstance(exception, StoreUnavailable):
             return unavailable_response()
+        if isinstance(exception, UpdateError):
+            return response_for_exception(request, SessionInterrupted(INTERRUPTED_MESSAGE))
         return None
 
     # -- response: two thin entry points over shared steps -----------------------------

@@ -118,3 +118,73 @@ def test_an_unreadable_expiry_date_falls_back_to_the_cookie_age() -> None:
     conf = parse({"COOKIE": {"MAX_AGE": 3600}})
     assert lifetime.store_lifetime("not a date", NOW, NOW, conf).expires == NOW + 3600
     assert lifetime.cookie_max_age("not a date", NOW, conf, limit=None) == 3600
+
+
+# -- the settings in force at read time (expiry_in_force) ---------------------------------
+
+
+@given(
+    stored_under=settings(),
+    in_force=settings(),
+    custom=CUSTOM,
+    age=st.floats(min_value=0, max_value=10**7),
+    reads=st.lists(st.floats(min_value=0, max_value=10**6), max_size=4),
+    db=st.booleans(),
+)
+def test_the_settings_in_force_never_lengthen_a_session_and_unchanged_keep_it(
+    stored_under: SessionKitSettings,
+    in_force: SessionKitSettings,
+    custom: object,
+    age: float,
+    reads: list[float],
+    db: bool,
+) -> None:
+    """Saved under some settings, read a few times (touched or left within the db's
+    slack), then judged under others: never later than the store's expiry; exactly it when
+    the settings are unchanged; within the lowered caps otherwise."""
+    created = NOW - age
+    life = lifetime.store_lifetime(custom, NOW, created, stored_under)
+    expires, last_seen, now = life.expires, NOW, NOW
+    for gap in reads:
+        now += gap
+        slack = lifetime.touch_slack(life.age) if db else 0.0
+        after = lifetime.expiry_after_read(expires, life.age, life.deadline, now, slack)
+        if after != expires:
+            expires, last_seen = after, now
+    kept = lifetime.expiry_in_force(expires, life.age, created, last_seen, custom, stored_under)
+    assert kept == expires
+    judged = lifetime.expiry_in_force(expires, life.age, created, last_seen, custom, in_force)
+    assert judged <= expires
+    if in_force.absolute_timeout is not None:
+        assert judged <= created + in_force.absolute_timeout
+    idle = lifetime.touch_age(custom, in_force)
+    if life.age is not None and idle is not None and idle < life.age:
+        assert judged <= max(expires - life.age, last_seen) + idle
+
+
+def test_a_lowered_max_age_counts_from_the_last_use_not_from_creation() -> None:
+    old, new = parse({"COOKIE": {"MAX_AGE": 3600}}), parse({"COOKIE": {"MAX_AGE": 300}})
+    created = NOW - 86400
+    life = lifetime.store_lifetime(None, NOW - 100, created, old)  # last written 100 s ago
+    judged = lifetime.expiry_in_force(life.expires, life.age, created, NOW - 100, None, new)
+    assert judged == NOW + 200
+    fixed = datetime.fromtimestamp(NOW + 50_000).isoformat()  # set_expiry(a date) stays
+    dated = lifetime.store_lifetime(fixed, NOW, created, old)
+    assert lifetime.expiry_in_force(dated.expires, None, created, NOW, fixed, new) == dated.expires
+
+
+@given(
+    conf=settings(),
+    custom=CUSTOM,
+    stored_deadline=st.none() | st.floats(min_value=NOW - 10**6, max_value=NOW + 10**8),
+)
+def test_a_merged_write_never_pushes_the_stored_deadline_back(
+    conf: SessionKitSettings, custom: object, stored_deadline: float | None
+) -> None:
+    own = lifetime.store_lifetime(custom, NOW, NOW - 10, conf)
+    merged = lifetime.merged_lifetime(custom, NOW, NOW - 10, stored_deadline, conf)
+    assert merged.age == own.age
+    assert merged.expires <= own.expires
+    if stored_deadline is not None:
+        assert merged.deadline is not None and merged.deadline <= stored_deadline
+        assert merged.expires <= stored_deadline

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import threading
 import time
+from http.cookies import SimpleCookie
+from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connections
+from django.db.models import F
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -17,6 +24,7 @@ from sessionkit.backends.base import hash_key
 from sessionkit.models import Session
 from sessionkit.signing import derive_key, encode_cookie_value
 from tests.helpers import cookie_header, row, set_cookie, signed, stored_session
+from tests.views import alogout_view
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 
@@ -167,6 +175,25 @@ def test_absolute_timeout_ends_a_rolling_session(client, settings):
     Session.objects.update(deadline=time.time() - 1)
     response = client.get("/read/")
     assert body(response)["value"] is None
+
+
+@pytest.mark.parametrize(
+    ("lowered", "created", "seen"),
+    [
+        ({"ABSOLUTE_TIMEOUT": 300}, 600, 10),  # older than the new cap
+        ({"COOKIE": {"MAX_AGE": 300}}, 600, 400),  # idle longer than the new MAX_AGE
+    ],
+)
+def test_lowered_settings_end_existing_sessions_on_their_next_request(
+    client, settings, lowered, created, seen
+):
+    key = stored_session({"x": 1}, aged=seen)
+    Session.objects.update(created=F("created") - created)
+    settings.SESSIONKIT = lowered  # incident response: "cap every session, now"
+    response = client.get("/read/", HTTP_COOKIE=cookie_header(key))
+    assert body(response)["value"] is None
+    assert set_cookie(response)["max-age"] == 0  # cleared as for an expired id
+    assert row(key) is None
 
 
 def test_absolute_timeout_survives_cycle_key(client, settings):
@@ -474,3 +501,124 @@ def test_any_cookie_header_gives_a_fresh_session_never_an_error_or_a_leak(client
     response = client.get("/read/", HTTP_COOKIE=header)
     assert response.status_code == 200
     assert body(response) == {"value": None, "key": None}
+
+
+# -- a password change racing a logout -----------------------------------------------------
+# Two real requests on one session: the view of the first loaded it (logged in), waits while
+# the second logs out, then changes the password: ``update_session_auth_hash()`` cycles the
+# key (as ``login()`` does for an anonymous session). They route to the views below.
+
+
+class Race:
+    """The two requests' meeting points (bounded waits: a hang fails, never blocks)."""
+
+    def __init__(self, make_event: type) -> None:
+        self.loaded = make_event()
+        self.logged_out = make_event()
+
+
+RACE: dict[str, Any] = {}
+
+
+def change_password(request: HttpRequest) -> HttpResponse:
+    from django.contrib.auth import update_session_auth_hash
+
+    user = request.user
+    assert user.is_authenticated  # the session is loaded, logged in
+    RACE["sync"].loaded.set()
+    assert RACE["sync"].logged_out.wait(timeout=30)
+    user.set_password("changed")
+    user.save()
+    update_session_auth_hash(request, user)
+    return HttpResponse("password changed")
+
+
+def logout_view(request: HttpRequest) -> HttpResponse:
+    from django.contrib.auth import logout
+
+    logout(request)
+    return HttpResponse("logged out")
+
+
+async def achange_password(request: HttpRequest) -> HttpResponse:
+    from django.contrib.auth import aupdate_session_auth_hash
+
+    user = request.user = await request.auser()  # type: ignore[attr-defined]
+    assert user.is_authenticated
+    RACE["async"].loaded.set()
+    await asyncio.wait_for(RACE["async"].logged_out.wait(), timeout=30)
+    user.set_password("changed")
+    await user.asave()
+    await aupdate_session_auth_hash(request, user)
+    return HttpResponse("password changed")
+
+
+urlpatterns = [
+    path("change-password/", change_password),
+    path("achange-password/", achange_password),
+    path("logout/", logout_view),
+    path("alogout/", alogout_view),
+]
+
+
+def logged_in_clients(client_class: type[Any]) -> tuple[Any, Any]:
+    """Two clients (two tabs, or a thief and the victim) holding one logged-in session."""
+    from django.contrib.auth.models import User
+
+    first, second = client_class(), client_class()
+    first.force_login(User.objects.create_user("racer", password="pw"))
+    second.cookies = SimpleCookie(first.cookies)
+    return first, second
+
+
+def assert_nothing_revived(response: Any) -> None:
+    assert response.status_code == 400  # SessionInterrupted
+    morsel = set_cookie(response)
+    assert morsel is None or (morsel.value == "" and morsel["max-age"] == 0)
+    assert Session.objects.count() == 0  # no session of the user under any id
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.django_db(transaction=True)
+def test_password_change_after_a_concurrent_logout_answers_400_and_revives_nothing():
+    from sessionkit.test import Client
+
+    client, other = logged_in_clients(Client)
+    RACE["sync"] = Race(threading.Event)
+    answers: list[Any] = []
+
+    def first() -> None:
+        try:
+            answers.append(client.get("/change-password/"))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert RACE["sync"].loaded.wait(timeout=30)
+        assert other.get("/logout/").status_code == 200  # the second request logs out
+    finally:
+        RACE["sync"].logged_out.set()
+        thread.join(timeout=30)
+    assert_nothing_revived(answers[0])
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.django_db(transaction=True)
+async def test_async_password_change_after_a_concurrent_logout_answers_400_revives_nothing():
+    from sessionkit.test import AsyncClient
+
+    async_client, other = await sync_to_async(logged_in_clients)(AsyncClient)
+    RACE["async"] = Race(asyncio.Event)
+
+    async def second() -> Any:
+        await asyncio.wait_for(RACE["async"].loaded.wait(), timeout=30)
+        response = await other.get("/alogout/")
+        RACE["async"].logged_out.set()
+        return response
+
+    first, logout = await asyncio.gather(async_client.get("/achange-password/"), second())
+    assert logout.status_code == 200
+    await sync_to_async(assert_nothing_revived)(first)
+    await sync_to_async(connections.close_all)()

@@ -77,15 +77,47 @@ class Record:
     def is_live(self, now: float) -> bool:
         return self.expires > now and (self.deadline is None or self.deadline > now)
 
-    def merged(self, stored: Fields, delta: Delta | None) -> Record:
-        """This record as written over ``stored`` (the fields the store holds now): with a
-        ``delta``, only its keys change, so concurrent writers of other keys lose nothing."""
-        return self if delta is None else replace(self, fields=delta.applied_to(stored))
+    def merged(self, stored: Record, delta: Delta | None) -> Record:
+        """This record as written over ``stored`` (what the store holds now, read under its
+        lock). With a ``delta`` only its keys change, so concurrent writers of other keys
+        lose nothing. The expiry, touch window, deadline and user come from the merged
+        session (:func:`lifetime.merged_lifetime`), not from this writer's copy: a write
+        never undoes another request's ``set_expiry()`` nor pushes the deadline back."""
+        fields = self.fields if delta is None else delta.applied_to(stored.fields)
+        now = time.time()
+        life = lifetime.merged_lifetime(
+            custom_expiry(fields), now, stored.created, stored.deadline, get_settings()
+        )
+        return replace(
+            self,
+            fields=fields,
+            created=stored.created,
+            expires=life.expires,
+            age=life.age,
+            deadline=life.deadline,
+            user_id=user_of(fields),
+            last_seen=now,
+        )
 
     def touched(self, now: float) -> Record:
         """This record with its expiry pushed back as a new request would."""
         expires = lifetime.touched_expiry(self.expires, self.age, self.deadline, now)
         return replace(self, expires=expires, last_seen=now)
+
+
+def custom_expiry(fields: Fields) -> Any:
+    """What ``set_expiry()`` stored in ``fields`` (``None``: not called, or unreadable)."""
+    text = fields.get("_session_expiry")
+    try:
+        return None if text is None else decode_value(text)
+    except ValueError:
+        return None
+
+
+def user_of(fields: Fields) -> str | None:
+    """The id of the user logged in to a session with ``fields``, as the index keys it."""
+    user = fields.get("_auth_user_id")
+    return None if user is None else str(decode_value(user))
 
 
 def hash_key(session_key: str) -> str:
@@ -345,9 +377,10 @@ class SessionStore(Tracking, SessionBase):
         return self._saved is None or current != self._saved
 
     def _deadline(self, now: float) -> float | None:
+        """The deadline stored, or the ``ABSOLUTE_TIMEOUT`` in force if that ends sooner."""
         if self._created is None:  # not stored yet: the deadline it gets when saved now
             return lifetime.deadline(now, get_settings())
-        return self.deadline
+        return lifetime.earliest(self.deadline, lifetime.deadline(self._created, get_settings()))
 
     # -- ids and expiry ---------------------------------------------------------------
 
@@ -378,6 +411,24 @@ class SessionStore(Tracking, SessionBase):
 
     # -- loading ----------------------------------------------------------------------
 
+    @staticmethod
+    def _expiry_in_force(record: Record) -> float:
+        """``record``'s expiry as the settings in force have it (lowered: sooner)."""
+        return lifetime.expiry_in_force(
+            record.expires,
+            record.age,
+            record.created,
+            record.last_seen,
+            custom_expiry(record.fields),
+            get_settings(),
+        )
+
+    def _ended_by_settings(self, record: Record | None, now: float) -> bool:
+        """Whether the store holds ``record`` live although the settings in force (a lowered
+        ``ABSOLUTE_TIMEOUT``, ``MAX_AGE`` or ``SESSION_COOKIE_AGE``) have ended it: the
+        caller removes it, and it is read as expired."""
+        return record is not None and record.is_live(now) and self._expiry_in_force(record) <= now
+
     def _loaded(self, record: Record | None, now: float) -> dict[str, Any]:
         data: dict[str, Any] | None = None
         if record is not None and record.is_live(now):
@@ -393,22 +444,33 @@ class SessionStore(Tracking, SessionBase):
         self.original_fields = dict(record.fields)
         self._saved = dict(record.fields)
         self._created, self.deadline = record.created, record.deadline
-        self.loaded_expires = record.expires
+        in_force = self._expiry_in_force(record)
+        self.loaded_expires = in_force
         after = self._expiry_after_read(record, now)
-        self.stored_expires = after if after == record.expires else None
+        self.stored_expires = min(after, in_force) if after == record.expires else None
         return data
 
     def load(self) -> dict[str, Any]:
         if self.session_key is None:
             return {}
         now = time.time()
-        return self._loaded(self._io(self._fetch, hash_key(self.session_key), now), now)
+        key_hash = hash_key(self.session_key)
+        record = self._io(self._fetch, key_hash, now)
+        if self._ended_by_settings(record, now):
+            self._io(self._remove, key_hash)
+            record = None
+        return self._loaded(record, now)
 
     async def aload(self) -> dict[str, Any]:
         if self.session_key is None:
             return {}
         now = time.time()
-        return self._loaded(await self._aio(self._afetch, hash_key(self.session_key), now), now)
+        key_hash = hash_key(self.session_key)
+        record = await self._aio(self._afetch, key_hash, now)
+        if self._ended_by_settings(record, now):
+            await self._aio(self._aremove, key_hash)
+            record = None
+        return self._loaded(record, now)
 
     # -- saving -----------------------------------------------------------------------
 
@@ -420,14 +482,13 @@ class SessionStore(Tracking, SessionBase):
         now = time.time()
         created = self._created if self._created is not None else now
         life = lifetime.store_lifetime(data.get("_session_expiry"), now, created, get_settings())
-        user = fields.get("_auth_user_id")
         record = Record(
             fields=fields,
             created=created,
             expires=life.expires,
             age=life.age,
             deadline=life.deadline,
-            user_id=None if user is None else str(decode_value(user)),
+            user_id=user_of(fields),
             client=self.client,
             last_seen=now,
         )
@@ -532,10 +593,23 @@ class SessionStore(Tracking, SessionBase):
         self._saved_as(record, True, False)
         self.modified = True
 
+    def _gone(self) -> UpdateError:
+        """``cycle_key()`` found the session destroyed by another request (a logout): it
+        is not brought back under a new id. This object is left as ``flush()`` leaves it,
+        an empty session with no id (the middleware clears the cookie), and the caller
+        gets the error to raise, which the middleware answers with Django's 400."""
+        self.clear()
+        self._session_key = None
+        self._saved = None
+        self._created = self.deadline = None
+        self.destroyed = True
+        return UpdateError("the session was destroyed by another request before cycle_key()")
+
     def cycle_key(self) -> None:
         """Give the session a new id; the old id is gone at once (atomically where the
-        store's ``_rename`` is)."""
-        data = self._get_session()  # type: ignore[attr-defined]
+        store's ``_rename`` is). Raises ``UpdateError`` if another request destroyed the
+        session meanwhile (see :meth:`_gone`)."""
+        self._get_session()  # type: ignore[attr-defined]
         old = self.session_key
         if old is None or self._saved is None:  # nothing stored yet: Django's way
             super().cycle_key()
@@ -546,17 +620,14 @@ class SessionStore(Tracking, SessionBase):
             status = self._io(self._rename, old_hash, key_hash, record, delta)
             if status == NEW_TAKEN:
                 continue
-            if status == RENAMED:
-                self._renamed(record)
-            else:  # destroyed meanwhile: the data is stored under a new id
-                self._saved = None
-                self.create()
-                self._session_cache = data
+            if status != RENAMED:
+                raise self._gone()
+            self._renamed(record)
             return
         raise CreateError("could not find an unused session id")
 
     async def acycle_key(self) -> None:
-        data = await self._aget_session()  # type: ignore[attr-defined]
+        await self._aget_session()  # type: ignore[attr-defined]
         old = self.session_key
         if old is None or self._saved is None:
             await super().acycle_key()
@@ -567,12 +638,9 @@ class SessionStore(Tracking, SessionBase):
             status = await self._aio(self._arename, old_hash, key_hash, record, delta)
             if status == NEW_TAKEN:
                 continue
-            if status == RENAMED:
-                self._renamed(record)
-            else:
-                self._saved = None
-                await self.acreate()
-                self._session_cache = data
+            if status != RENAMED:
+                raise self._gone()
+            self._renamed(record)
             return
         raise CreateError("could not find an unused session id")
 

@@ -35,9 +35,19 @@ def _record(row: Session) -> Record:
     )
 
 
-def _locked(live: QuerySet[Session]) -> Session | None:
-    """The live row's data, locked until the transaction ends (``None``: it is gone)."""
-    return live.select_for_update().only("data").first()
+def _locked(live: QuerySet[Session]) -> Record | None:
+    """The live row as a write merges into it (data and lifetime), locked until the
+    transaction ends (``None``: it is gone)."""
+    row = live.select_for_update().only("data", "created", "expires", "age", "deadline").first()
+    if row is None:
+        return None
+    return Record(
+        fields=_stored_fields(row),
+        created=row.created,
+        expires=row.expires,
+        age=row.age,
+        deadline=row.deadline,
+    )
 
 
 def _stored_fields(row: Session) -> Fields:
@@ -102,16 +112,15 @@ class SessionStore(BaseStore):
         return True
 
     def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
-        """Write ``record``; with a ``delta``, merge only the changed keys into the row as it
-        is now (locked), so concurrent requests that change different keys lose nothing."""
+        """Write ``record`` merged into the row as it is now (locked): with a ``delta`` only
+        the changed keys, so concurrent requests that change different keys lose nothing,
+        and the lifetime computed from the merged session (:meth:`Record.merged`)."""
         db = self._db(True)
         live = Session.objects.using(db).filter(pk=key_hash, expires__gt=time.time())
-        if delta is None:
-            return live.update(**_columns(record)) == 1
         with transaction.atomic(using=db):
-            if (row := _locked(live)) is None:
+            if (stored := _locked(live)) is None:
                 return False
-            live.update(**_columns(record.merged(_stored_fields(row), delta)))
+            live.update(**_columns(record.merged(stored, delta)))
         return True
 
     def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
@@ -120,11 +129,11 @@ class SessionStore(BaseStore):
         db = self._db(True)
         with transaction.atomic(using=db):
             live = Session.objects.using(db).filter(pk=old, expires__gt=time.time())
-            if (row := _locked(live)) is None:
+            if (stored := _locked(live)) is None:
                 return OLD_GONE
             if Session.objects.using(db).filter(pk=new).exists():
                 return NEW_TAKEN
-            merged = record.merged(_stored_fields(row), delta)
+            merged = record.merged(stored, delta)
             Session.objects.using(db).create(key_hash=new, **_columns(merged))
             Session.objects.using(db).filter(pk=old).delete()
         return RENAMED

@@ -44,7 +44,7 @@ class SessionStore(BaseStore):
         with self._lock:
             if (existing := self._live(key_hash)) is None:
                 return False
-            self._records[key_hash] = record.merged(existing.fields, delta)
+            self._records[key_hash] = record.merged(existing, delta)
             return True
 
     def _rename(self, old: str, new: str, record: Record, delta: Delta | None) -> int:
@@ -55,7 +55,7 @@ class SessionStore(BaseStore):
             if new in self._records:
                 return NEW_TAKEN
             del self._records[old]
-            self._records[new] = record.merged(existing.fields, delta)
+            self._records[new] = record.merged(existing, delta)
             return RENAMED
 
     def _remove(self, key_hash: str) -> None:

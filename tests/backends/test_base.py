@@ -8,21 +8,30 @@ session destroyed meanwhile), and deleting.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.contrib.sessions.backends.base import CreateError
+from django.contrib.sessions.backends.base import CreateError, UpdateError
+from django.core.cache import caches
 from django.db import connections
 
+from sessionkit.backends.base import Record, hash_key
 from sessionkit.backends.base import SessionStore as BaseStore
+from sessionkit.backends.cache import KEY_PREFIX
 from sessionkit.backends.cache import SessionStore as CacheStore
 from sessionkit.backends.db import SessionStore as DbStore
+from sessionkit.backends.db import _record as db_record
 from sessionkit.backends.memory import SessionStore as MemoryStore
+from sessionkit.models import Session
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db(transaction=True)]
 
 STORES = {"memory": MemoryStore, "db": DbStore, "cache": CacheStore}
+#: A session key no other test uses (the memory store outlives each test).
+SECRET = "secret-" + secrets.token_hex(8)
 
 
 @pytest.fixture(params=sorted(STORES))
@@ -51,6 +60,21 @@ def saved(store: type[BaseStore], **data: object) -> BaseStore:
     return session
 
 
+def holding(store: type[BaseStore], key: str) -> list[str]:
+    """The store keys of every live session holding ``key``, listed from the store itself
+    (memory: its dict; db: the table; cache: the locmem cache's entries)."""
+    if store is MemoryStore:
+        hashes = list(MemoryStore.records())
+    elif store is DbStore:
+        hashes = list(Session.objects.values_list("pk", flat=True))
+    else:
+        entries = caches["default"]._cache  # type: ignore[attr-defined]  # LocMemCache's dict
+        hashes = [k.rsplit(KEY_PREFIX, 1)[1] for k in list(entries) if KEY_PREFIX in k]
+    now = time.time()
+    records = {h: store()._fetch(h, now) for h in hashes}
+    return [h for h, r in records.items() if r is not None and key in r.fields]
+
+
 def test_cycle_key_moves_the_data_and_the_old_id_is_gone(store, twin):
     session = saved(store, x=1)
     old = session.session_key
@@ -61,14 +85,34 @@ def test_cycle_key_moves_the_data_and_the_old_id_is_gone(store, twin):
     assert store(session.session_key).load() == {"x": 1, "y": 2}
 
 
-def test_cycle_key_of_a_session_destroyed_meanwhile_never_revives_its_id(store, twin):
-    session = saved(store, x=1)
-    old = session.session_key
-    assert session["x"] == 1  # loaded by this request
-    store().delete(old)  # another request logs out
-    twin(session, "cycle_key")
-    assert session.session_key != old
+def test_cycle_key_of_a_session_destroyed_meanwhile_raises_and_revives_nothing(store, twin):
+    """A request loaded a logged-in session; another request logged it out; the first one's
+    ``login()`` / ``update_session_auth_hash()`` (``cycle_key``) must not bring it back."""
+    a = saved(store, _auth_user_id="7", **{SECRET: "A's"})
+    old = a.session_key
+    assert a[SECRET] == "A's"  # loaded by request A
+    b = store(old)
+    b.flush()  # request B logs out
+    fresh = "fresh-" + secrets.token_hex(16)
+    a.genid = lambda: fresh
+    with pytest.raises(UpdateError):
+        twin(a, "cycle_key")
+    assert (a.session_key, dict(a.items())) == (None, {})  # an empty, anonymous session
     assert not store().exists(old)
+    assert not store().exists(fresh)
+    assert holding(store, SECRET) == []
+
+
+def test_a_session_whose_cycle_key_failed_saves_only_what_is_put_in_it_afterwards(store, twin):
+    a = saved(store, _auth_user_id="7", **{SECRET: "A's"})
+    assert a[SECRET] == "A's"
+    store(a.session_key).flush()
+    with pytest.raises(UpdateError):
+        twin(a, "cycle_key")
+    a["theme"] = "dark"  # the view carries on with a new, anonymous session
+    twin(a, "save")
+    assert store(a.session_key).load() == {"theme": "dark"}
+    assert holding(store, SECRET) == []
 
 
 def test_cycle_key_tries_another_id_when_the_new_one_is_taken(store, twin):
@@ -125,3 +169,167 @@ async def test_aclear_expired_counts_what_it_deleted(store):
     assert removed >= (0 if store.expires_by_itself else 1)
     assert not await store().aexists(expired.session_key)
     await sync_to_async(connections.close_all)()  # the worker thread's connection
+
+
+# -- expiry merged like data (memory and db merge under a lock) ---------------------------
+
+MERGING = {"memory": MemoryStore, "db": DbStore}
+
+
+@pytest.fixture(params=sorted(MERGING))
+def merging(request: pytest.FixtureRequest) -> Iterator[type[BaseStore]]:
+    yield MERGING[request.param]
+    connections.close_all()
+
+
+def stored(store: type[BaseStore], session_key: str | None) -> Record | None:
+    """What the store holds for ``session_key``, read from the store's own dict or table
+    without touching it (``None``: nothing)."""
+    assert session_key is not None
+    key_hash = hash_key(session_key)
+    if store is MemoryStore:
+        return MemoryStore.records().get(key_hash)
+    row = Session.objects.filter(pk=key_hash).first()
+    return None if row is None else db_record(row)
+
+
+def loaded_twice(store: type[BaseStore], **data: object) -> tuple[BaseStore, BaseStore]:
+    """Two requests, A and B, that loaded the same session."""
+    key = saved(store, **data).session_key
+    a, b = store(key), store(key)
+    assert dict(a.items()) == dict(b.items()) == data
+    return a, b
+
+
+def test_a_concurrent_write_of_another_key_keeps_a_shortened_expiry(merging, twin):
+    a, b = loaded_twice(merging, x=0)
+    a.set_expiry(2)  # A: "log me out in 2 s"
+    a["a"] = 1
+    twin(a, "save")
+    b["b"] = 1  # B, loaded before A's write, changes another key
+    twin(b, "save")
+    record = stored(merging, a.session_key)
+    assert record is not None
+    assert record.age == 2
+    assert time.time() < record.expires <= time.time() + 2
+    assert merging(a.session_key).load() == {"x": 0, "a": 1, "b": 1, "_session_expiry": 2}
+
+
+def test_a_concurrent_writer_never_pushes_the_deadline_back(merging, twin, settings):
+    settings.SESSIONKIT = {"ABSOLUTE_TIMEOUT": 3600}
+    a, b = loaded_twice(merging, x=0)
+    settings.SESSIONKIT = {"ABSOLUTE_TIMEOUT": 60}  # A's process: the cap lowered
+    a["a"] = 1
+    twin(a, "save")
+    settings.SESSIONKIT = {"ABSOLUTE_TIMEOUT": 3600}  # B's process: not yet redeployed
+    b["b"] = 1
+    twin(b, "save")
+    record = stored(merging, a.session_key)
+    assert record is not None
+    assert record.deadline == pytest.approx(record.created + 60)
+    assert record.expires <= record.deadline
+    assert merging(a.session_key).load() == {"x": 0, "a": 1, "b": 1}
+
+
+def test_a_write_of_another_key_keeps_the_user_a_concurrent_login_stored(merging, twin):
+    """The per-user index (``end_user_sessions``) follows the merged session."""
+    a, b = loaded_twice(merging, x=0)
+    a["_auth_user_id"] = "7"
+    twin(a, "save")
+    b["b"] = 1
+    twin(b, "save")
+    record = stored(merging, a.session_key)
+    assert record is not None and record.user_id == "7"
+
+
+# -- the settings in force at read time (a lowered ABSOLUTE_TIMEOUT or MAX_AGE) -----------
+
+
+def backdate(store: type[BaseStore], session_key: str | None, created: float, seen: float) -> None:
+    """Pretend the session was created ``created`` s ago and last used ``seen`` s ago:
+    its stored times move back as the clock would have moved forward."""
+    record = stored(store, session_key)
+    assert record is not None and session_key is not None
+    key_hash = hash_key(session_key)
+    times = {
+        "created": record.created - created,
+        "deadline": None if record.deadline is None else record.deadline - created,
+        "expires": record.expires - seen,
+        "last_seen": record.last_seen - seen,
+    }
+    if store is MemoryStore:
+        with MemoryStore._lock:
+            MemoryStore._records[key_hash] = replace(record, **times)  # type: ignore[arg-type]
+    else:
+        Session.objects.filter(pk=key_hash).update(**times)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "created", "seen"),
+    [
+        ({}, {"ABSOLUTE_TIMEOUT": 300}, 600, 10),  # turned on below the session's age
+        ({"ABSOLUTE_TIMEOUT": 3600}, {"ABSOLUTE_TIMEOUT": 300}, 600, 10),  # lowered
+        ({}, {"COOKIE": {"MAX_AGE": 300}}, 600, 400),  # idle longer than the new MAX_AGE
+        ({"COOKIE": {"MAX_AGE": None}}, {"COOKIE": {"MAX_AGE": None}}, 600, 400),
+    ],
+)
+def test_lowered_settings_end_an_existing_session_on_its_next_read(
+    merging, twin, settings, before, after, created, seen
+):
+    settings.SESSION_COOKIE_AGE = 3600
+    settings.SESSIONKIT = before
+    key = saved(merging, x=1).session_key
+    backdate(merging, key, created, seen)
+    settings.SESSION_COOKIE_AGE = 300  # the browser-session case's idle timeout
+    settings.SESSIONKIT = after
+    session = merging(key)
+    twin(session, "load")
+    assert session.session_key is None  # read as expired: a fresh session
+    assert stored(merging, key) is None  # and removed from the store
+
+
+def test_raised_settings_shorten_nothing(merging, twin, settings):
+    settings.SESSIONKIT = {"ABSOLUTE_TIMEOUT": 3600, "COOKIE": {"MAX_AGE": 3600}}
+    key = saved(merging, x=1).session_key
+    backdate(merging, key, 3000, 3000)
+    before = stored(merging, key)
+    settings.SESSIONKIT = {"ABSOLUTE_TIMEOUT": 7200, "COOKIE": {"MAX_AGE": 7200}}
+    session = merging(key)
+    twin(session, "load")
+    assert session.session_key == key
+    assert before is not None and session.loaded_expires == before.expires
+
+
+@pytest.mark.parametrize(
+    ("after", "created", "seen"),
+    [
+        ({"COOKIE": {"MAX_AGE": 300}}, 3000, 100),  # used more recently than the new MAX_AGE
+        ({"ABSOLUTE_TIMEOUT": 3500}, 3000, 3000),  # younger than the new cap
+    ],
+)
+def test_lowered_settings_spare_a_session_within_them(
+    merging, twin, settings, after, created, seen
+):
+    settings.SESSIONKIT = {"ABSOLUTE_TIMEOUT": 3600, "COOKIE": {"MAX_AGE": 3600}}
+    key = saved(merging, x=1).session_key
+    backdate(merging, key, created, seen)
+    settings.SESSIONKIT = after
+    session = merging(key)
+    twin(session, "load")
+    assert session.session_key == key
+    assert session["x"] == 1
+    assert stored(merging, key) is not None
+
+
+def test_a_set_expiry_session_keeps_its_own_idle_timeout_when_max_age_is_lowered(
+    merging, twin, settings
+):
+    session = merging()
+    session["x"] = 1
+    session.set_expiry(7200)  # "remember me"
+    session.save()
+    backdate(merging, session.session_key, 3000, 3000)
+    settings.SESSIONKIT = {"COOKIE": {"MAX_AGE": 300}}
+    again = merging(session.session_key)
+    twin(again, "load")
+    assert again.session_key == session.session_key
