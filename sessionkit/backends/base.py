@@ -535,7 +535,7 @@ class SessionStore(Tracking, SessionBase):
     def cycle_key(self) -> None:
         """Give the session a new id; the old id is gone at once (atomically where the
         store's ``_rename`` is)."""
-        data = self._get_session()  # type: ignore[attr-defined]
+        self._get_session()  # type: ignore[attr-defined]
         old = self.session_key
         if old is None or self._saved is None:  # nothing stored yet: Django's way
             super().cycle_key()
@@ -546,17 +546,14 @@ class SessionStore(Tracking, SessionBase):
             status = self._io(self._rename, old_hash, key_hash, record, delta)
             if status == NEW_TAKEN:
                 continue
-            if status == RENAMED:
-                self._renamed(record)
-            else:  # destroyed meanwhile: the data is stored under a new id
-                self._saved = None
-                self.create()
-                self._session_cache = data
+            if status != RENAMED:  # destroyed meanwhile: never brought back under a new id
+                raise UpdateError
+            self._renamed(record)
             return
         raise CreateError("could not find an unused session id")
 
     async def acycle_key(self) -> None:
-        data = await self._aget_session()  # type: ignore[attr-defined]
+        await self._aget_session()  # type: ignore[attr-defined]
         old = self.session_key
         if old is None or self._saved is None:
             await super().acycle_key()
@@ -567,12 +564,9 @@ class SessionStore(Tracking, SessionBase):
             status = await self._aio(self._arename, old_hash, key_hash, record, delta)
             if status == NEW_TAKEN:
                 continue
-            if status == RENAMED:
-                self._renamed(record)
-            else:
-                self._saved = None
-                await self.acreate()
-                self._session_cache = data
+            if status != RENAMED:  # destroyed meanwhile: never brought back under a new id
+                raise UpdateError
+            self._renamed(record)
             return
         raise CreateError("could not find an unused session id")
 
