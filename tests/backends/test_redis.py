@@ -831,6 +831,24 @@ def test_changing_one_key_of_a_4kb_session_writes_only_that_key(
     assert client.hget(key, "k08") == b'"' + b"x" * 64 + b'"'
 
 
+def test_a_logged_in_sessions_read_is_one_round_trip_and_its_write_two(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    browser, client = counted
+    warm = Client()  # another login first: the server caches every script counted below
+    warm.get("/put/n/0/")
+    warm.get("/put/_auth_user_id/7/")
+    counter = Counter(client)
+    assert browser.get("/put/_auth_user_id/42/").status_code == 200
+    assert counter.delta()[0] == 3  # the login: read, the user's set first, the write
+    assert browser.get("/read/").status_code == 200
+    assert counter.delta()[0] == 1
+    assert browser.get("/put/n/1/").status_code == 200
+    trips, _, calls = counter.delta()
+    assert trips == 2  # within the set's recorded TTL: no index round trip
+    assert calls["evalsha"] == 2
+
+
 def test_saving_a_session_destroyed_by_another_request_answers_400(
     counted: tuple[Client, redis.Redis],
 ) -> None:
