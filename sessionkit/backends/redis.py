@@ -1,7 +1,8 @@
 """The Redis store: one hash per session, delta writes, read-and-touch in one round trip.
 
 Each session is a hash keyed by the SHA-256 of its id; every write is a Lua script that
-checks and writes atomically and sets ``PEXPIREAT``; each user's live sessions are a set.
+checks and writes atomically and sets ``PEXPIREAT``; each user's sessions are a sorted set,
+written before the session records it (the invariant is in :mod:`~sessionkit.backends.redis_wire`).
 The key names, the scripts and their arguments and replies are
 :mod:`sessionkit.backends.redis_wire`; which client, and how a script is run on it,
 :mod:`sessionkit.backends.redis_client`; the ``SESSIONKIT_REDIS`` setting,
@@ -21,17 +22,20 @@ from asgiref.sync import sync_to_async
 
 from sessionkit.backends import redis_wire as wire
 from sessionkit.backends.base import (
+    NEW_TAKEN,
+    OLD_GONE,
+    RENAMED,
     Record,
     default_session_key,
     hash_key,
 )
 from sessionkit.backends.base import SessionStore as BaseStore
 from sessionkit.backends.redis_client import (
-    arun,
-    arun_all,
+    Steps,
+    adrive,
     async_client,
+    drive,
     is_cluster,
-    run,
     run_all,
     sync_client,
 )
@@ -49,6 +53,11 @@ def _prefix() -> str:
     return get_redis_settings().prefix
 
 
+#: How many times a write runs when its script keeps answering ``INDEX_FIRST`` (another
+#: request lengthening the session each time): twice is already rare.
+WRITE_ATTEMPTS = 3
+
+
 class SessionStore(BaseStore):
     """Sessions in Redis, one hash each, through django-redis or a client factory."""
 
@@ -60,25 +69,88 @@ class SessionStore(BaseStore):
         redis.exceptions.ReadOnlyError,
     )
 
+    def __init__(self, session_key: str | None = None) -> None:
+        super().__init__(session_key)
+        #: The session's user-set membership as this object last read or wrote it: a write
+        #: that stays within it needs no ``INDEX`` round trip first.
+        self._indexed: wire.Indexed | None = None
+
+    # -- primitives: their steps, as generators of calls (no I/O) ------------------------
+    # Each yields the script calls to run, one round trip each, and receives their replies;
+    # redis_client's ``drive`` / ``adrive`` run them on the sync / async client.
+
+    def _fetch_steps(self, key_hash: str, now: float) -> Steps[Record | None]:
+        got = wire.fetched((yield wire.fetch_call(_prefix(), key_hash, now)), key_hash)
+        self._indexed = got.indexed
+        if got.record is None or got.record.user_id is None or got.renew == "0":
+            return got.record
+        # The touch needs the user's set renewed: the set first, then the touch, so a
+        # failure between leaves the session's expiry within the set's.
+        user = got.record.user_id
+        yield wire.index_call(_prefix(), user, add=key_hash, until=got.renew)
+        if int((yield wire.touch_call(_prefix(), key_hash, user, got.renew, now))):
+            self._indexed = wire.Indexed(key_hash, user, int(got.renew))
+        return got.record
+
+    def _index_first(self, record: Record, new_hash: str) -> wire.Call | None:
+        """The ``INDEX`` call to run before writing ``record`` at ``new_hash``: a user, a new
+        key_hash or an expiry past what the set is known to hold (the script checks again)."""
+        if record.user_id is None:
+            return None
+        seen = self._indexed
+        if (
+            seen is not None
+            and (seen.key_hash, seen.user_id) == (new_hash, record.user_id)
+            and int(wire.ms(record.expires)) <= seen.until
+        ):
+            return None
+        return wire.index_call(
+            _prefix(), record.user_id, add=new_hash, until=wire.index_bound(record)
+        )
+
+    def _write_steps(
+        self, script: wire.Script, key_hashes: tuple[str, ...], record: Record, delta: Delta | None
+    ) -> Steps[int]:
+        """A write script on ``key_hashes`` (one, or old and new), the user's set first."""
+        new_hash = key_hashes[-1]
+        first = self._index_first(record, new_hash)
+        for _ in range(WRITE_ATTEMPTS):
+            if first is not None:
+                yield first
+            index = "" if first is None else first.args[2]
+            call = wire.write_call(script, _prefix(), key_hashes, record, delta, index)
+            written = wire.Written.parse((yield call))
+            if written.status != wire.INDEX_FIRST:
+                break
+            assert record.user_id is not None  # only a session with a user is refused
+            first = wire.index_call(_prefix(), record.user_id, add=new_hash, until=written.index)
+        else:
+            raise RuntimeError("the user's session set kept falling behind the session")
+        if written.status == 1:
+            self._indexed = wire.Indexed(new_hash, record.user_id, int(written.index))
+        elif written.status == 0 and script is not wire.INSERT and first is not None:
+            assert record.user_id is not None  # the session is gone: so is its new member
+            yield wire.index_call(_prefix(), record.user_id, remove=new_hash)
+        if stale := wire.unindex_after(written, record.user_id, key_hashes[0], new_hash):
+            yield wire.index_call(_prefix(), stale[0], remove=stale[1])
+        return written.status
+
+    def _delete_steps(self, key_hash: str) -> Steps[bool]:
+        """Delete a session, then take it out of its user's set; whether it was there."""
+        existed, user = wire.removed((yield wire.remove_call(_prefix(), key_hash)))
+        if user is not None:
+            yield wire.index_call(_prefix(), user, remove=key_hash)
+        return existed
+
     # -- primitives: the sync entry points ------------------------------------------------
 
     def _fetch(self, key_hash: str, now: float) -> Record | None:
-        client = sync_client()
-        record, ops = wire.fetched(
-            run(client, wire.fetch_call(_prefix(), key_hash, now)), key_hash
-        )
-        run_all(client, wire.index_calls(_prefix(), ops))
-        return record
+        return drive(sync_client(), self._fetch_steps(key_hash, now))
 
     def _write(
         self, script: wire.Script, key_hashes: tuple[str, ...], record: Record, delta: Delta | None
     ) -> int:
-        """Run a write script on ``key_hashes`` (one, or old and new) and keep the user sets."""
-        client = sync_client()
-        reply = run(client, wire.write_call(script, _prefix(), key_hashes, record, delta))
-        status, ops = wire.wrote(reply, record, key_hashes)
-        run_all(client, wire.index_calls(_prefix(), ops))
-        return status
+        return drive(sync_client(), self._write_steps(script, key_hashes, record, delta))
 
     def _insert(self, key_hash: str, record: Record) -> bool:
         return self._write(wire.INSERT, (key_hash,), record, None) == 1
@@ -86,10 +158,11 @@ class SessionStore(BaseStore):
     def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         return self._write(wire.UPDATE, (key_hash,), record, delta) == 1
 
+    def _delete(self, key_hash: str) -> bool:
+        return drive(sync_client(), self._delete_steps(key_hash))
+
     def _remove(self, key_hash: str) -> None:
-        client = sync_client()
-        ops = wire.removed(run(client, wire.remove_call(_prefix(), key_hash)), key_hash)
-        run_all(client, wire.index_calls(_prefix(), ops))
+        self._delete(key_hash)
 
     def _contains(self, key_hash: str) -> bool:
         return bool(sync_client().exists(wire.session_key_name(_prefix(), key_hash)))
@@ -100,25 +173,31 @@ class SessionStore(BaseStore):
             return self._copy(old, new, record)
         return self._write(wire.RENAME, (old, new), record, delta)
 
+    def _copy(self, old: str, new: str, record: Record) -> int:
+        """The base's create-then-delete, except that a session destroyed between the check
+        and the create takes its copy with it: ``OLD_GONE``, never its data under a new id."""
+        if not self._contains(old):
+            return OLD_GONE
+        if not self._insert(new, record):
+            return NEW_TAKEN
+        if self._delete(old):
+            return RENAMED
+        self._delete(new)
+        return OLD_GONE
+
     # -- primitives: the async entry points -----------------------------------------------
 
     async def _afetch(self, key_hash: str, now: float) -> Record | None:
         if (client := async_client()) is None:
             return await sync_to_async(self._fetch)(key_hash, now)
-        reply = await arun(client, wire.fetch_call(_prefix(), key_hash, now))
-        record, ops = wire.fetched(reply, key_hash)
-        await arun_all(client, wire.index_calls(_prefix(), ops))
-        return record
+        return await adrive(client, self._fetch_steps(key_hash, now))
 
     async def _awrite(
         self, script: wire.Script, key_hashes: tuple[str, ...], record: Record, delta: Delta | None
     ) -> int:
         if (client := async_client()) is None:
             return int(await sync_to_async(self._write)(script, key_hashes, record, delta))
-        reply = await arun(client, wire.write_call(script, _prefix(), key_hashes, record, delta))
-        status, ops = wire.wrote(reply, record, key_hashes)
-        await arun_all(client, wire.index_calls(_prefix(), ops))
-        return status
+        return await adrive(client, self._write_steps(script, key_hashes, record, delta))
 
     async def _ainsert(self, key_hash: str, record: Record) -> bool:
         return await self._awrite(wire.INSERT, (key_hash,), record, None) == 1
@@ -126,11 +205,13 @@ class SessionStore(BaseStore):
     async def _aupdate(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         return await self._awrite(wire.UPDATE, (key_hash,), record, delta) == 1
 
-    async def _aremove(self, key_hash: str) -> None:
+    async def _adelete(self, key_hash: str) -> bool:
         if (client := async_client()) is None:
-            return await sync_to_async(self._remove)(key_hash)
-        ops = wire.removed(await arun(client, wire.remove_call(_prefix(), key_hash)), key_hash)
-        await arun_all(client, wire.index_calls(_prefix(), ops))
+            return bool(await sync_to_async(self._delete)(key_hash))
+        return await adrive(client, self._delete_steps(key_hash))
+
+    async def _aremove(self, key_hash: str) -> None:
+        await self._adelete(key_hash)
 
     async def _acontains(self, key_hash: str) -> bool:
         if (client := async_client()) is None:
@@ -143,6 +224,16 @@ class SessionStore(BaseStore):
         if self._copies(client, old, new):
             return await self._acopy(old, new, record)
         return await self._awrite(wire.RENAME, (old, new), record, delta)
+
+    async def _acopy(self, old: str, new: str, record: Record) -> int:
+        if not await self._acontains(old):
+            return OLD_GONE
+        if not await self._ainsert(new, record):
+            return NEW_TAKEN
+        if await self._adelete(old):
+            return RENAMED
+        await self._adelete(new)
+        return OLD_GONE
 
     # -- cycle_key (the retry loop is the base class's) ----------------------------------
 
@@ -172,40 +263,41 @@ class SessionStore(BaseStore):
 
     @classmethod
     def _user_records(cls, user_id: str) -> list[tuple[str, Record]]:
-        """The user's live sessions: ``SMEMBERS``, then one pipeline of ``HGETALL``; a
-        third round trip prunes members that expired."""
+        """The user's live sessions: ``ZRANGE``, then one pipeline of ``HGETALL``. Members
+        whose hash is gone or belongs to someone else are skipped (``INDEX`` drops them once
+        their score has passed; removing them here could race a login adding one)."""
         client = sync_client()
         prefix = _prefix()
-        set_key = wire.user_key_name(prefix, user_id)
-        key_hashes = sorted(wire.text(s) for s in client.smembers(set_key))
+        key_hashes = sorted(
+            wire.text(s) for s in client.zrange(wire.user_key_name(prefix, user_id), 0, -1)
+        )
         if not key_hashes:
             return []
         pipe = client.pipeline(transaction=False)
         for key_hash in key_hashes:
             pipe.hgetall(wire.session_key_name(prefix, key_hash))
-        found, dead = [], []
+        found = []
         now = time.time()
         for key_hash, raw in zip(key_hashes, pipe.execute(), strict=True):
             record = wire.decode_hash(raw)
             if record is not None and record.user_id == user_id and record.is_live(now):
                 found.append((key_hash, record))
-            else:
-                dead.append(key_hash)
-        if dead:
-            client.srem(set_key, *dead)
         return found
 
     @classmethod
     def _end_user_records(cls, user_id: str, keep: str | None) -> int:
-        """Delete the user's sessions but ``keep``: ``SMEMBERS``, then one pipeline."""
+        """Delete the user's sessions but ``keep``: ``ZRANGE``, one pipeline of ``END``
+        (each deletes a hash only if its ``#user`` is still ``user_id``), then ``ZREM`` of
+        the members it deleted."""
         client = sync_client()
         prefix = _prefix()
         set_key = wire.user_key_name(prefix, user_id)
-        doomed = [s for s in (wire.text(m) for m in client.smembers(set_key)) if s != keep]
+        members = (wire.text(m) for m in client.zrange(set_key, 0, -1))
+        doomed = [key_hash for key_hash in members if key_hash != keep]
         if not doomed:
             return 0
-        pipe = client.pipeline(transaction=False)
-        for key_hash in doomed:
-            pipe.delete(wire.session_key_name(prefix, key_hash))
-        pipe.srem(set_key, *doomed)
-        return sum(int(n) for n in pipe.execute()[:-1])
+        replies = run_all(client, [wire.end_call(prefix, h, user_id) for h in doomed])
+        ended = [h for h, deleted in zip(doomed, replies, strict=True) if int(deleted)]
+        if ended:
+            client.zrem(set_key, *ended)
+        return len(ended)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
@@ -109,6 +109,11 @@ def is_cluster(client: Any) -> bool:
 
 # -- running scripts --------------------------------------------------------------------------
 
+T = TypeVar("T")
+#: A primitive's steps: yields the calls to run one after the other, receives each reply,
+#: returns the primitive's answer. Written once, run by :func:`drive` or :func:`adrive`.
+Steps = Generator[Call, Any, T]
+
 
 def run(client: Any, call: Call) -> Any:
     """``EVALSHA``, falling back to ``EVAL`` (which caches the script) when not loaded."""
@@ -144,19 +149,41 @@ def _not_loaded(calls: Sequence[Call], replies: Sequence[Any]) -> list[Call]:
     return [c for c, r in zip(calls, replies, strict=True) if isinstance(r, NoScriptError)]
 
 
-def run_all(client: Any, calls: Sequence[Call]) -> None:
+def _merged(replies: Sequence[Any], retried: Sequence[Any]) -> list[Any]:
+    """The replies in call order, the ``NOSCRIPT`` ones replaced by their retries'."""
+    again = iter(retried)
+    return [next(again) if isinstance(r, NoScriptError) else r for r in replies]
+
+
+def run_all(client: Any, calls: Sequence[Call]) -> list[Any]:
     """Run ``calls`` in one round trip by ``EVALSHA``; those a server answered ``NOSCRIPT``
-    (so did not run) are sent again by ``EVAL`` in a second one. Each call runs once."""
+    (so did not run) are sent again by ``EVAL`` in a second one. Each call runs once;
+    answers the replies in call order."""
     if not calls:
-        return
+        return []
     replies = _pipeline(client, calls, by_sha=True).execute(raise_on_error=False)
+    retried = []
     if retry := _not_loaded(calls, replies):
-        _pipeline(client, retry, by_sha=False).execute()
+        retried = _pipeline(client, retry, by_sha=False).execute()
+    return _merged(replies, retried)
 
 
-async def arun_all(client: Any, calls: Sequence[Call]) -> None:
-    if not calls:
-        return
-    replies = await _pipeline(client, calls, by_sha=True).execute(raise_on_error=False)
-    if retry := _not_loaded(calls, replies):
-        await _pipeline(client, retry, by_sha=False).execute()
+def drive(client: Any, steps: Steps[T]) -> T:
+    """Run ``steps`` on a sync client, one call (one round trip) at a time."""
+    try:
+        call = next(steps)
+        while True:
+            call = steps.send(run(client, call))
+    except StopIteration as done:
+        result: T = done.value
+        return result
+
+
+async def adrive(client: Any, steps: Steps[T]) -> T:
+    try:
+        call = next(steps)
+        while True:
+            call = steps.send(await arun(client, call))
+    except StopIteration as done:
+        result: T = done.value
+        return result

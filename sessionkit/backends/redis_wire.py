@@ -6,8 +6,9 @@ replies. Every script reads and writes keys of one hash slot only.
 
 Keys: a session is a hash at ``<prefix>{<tag>}<key_hash>`` (``key_hash`` the SHA-256 of the id in
 hex, ``tag`` its first :data:`TAG_LENGTH` digits, so a Redis Cluster keeps a session and
-the id it is cycled to in one slot); each user's live sessions are a set at
-``<prefix>user:<user id>``.
+the id it is cycled to in one slot); each user's sessions are a sorted set at
+``<prefix>user:<user id>`` of key_hashes, each scored with the time (ms) until which its
+session may live.
 
 Fields: user keys are fields holding JSON text (a key starting with :data:`RESERVED` is
 stored with one more); metadata lives in reserved ``#`` fields written by the scripts from
@@ -15,12 +16,42 @@ fixed arguments (times in milliseconds since the epoch):
 
 ``ARGV[1]`` expiry, ``ARGV[2]`` touch age in ms or ``""``, ``ARGV[3]`` absolute deadline
 or ``""``, ``ARGV[4]`` ``"=" .. user id`` or ``""``, ``ARGV[5]`` ``"full"`` or
-``"delta"``, ``ARGV[6]`` how many fields to delete, then those fields, then field/value
-pairs to set (:func:`write_args` builds them).
+``"delta"``, ``ARGV[6]`` ``"1"`` when the writer's lifetime counts (a full write, or a
+delta that sets or removes ``_session_expiry``) else ``"0"``, ``ARGV[7]`` the write's time,
+``ARGV[8]`` the score the caller has just made sure the session has in its user's set (or
+``""``), ``ARGV[9]`` how many fields to delete, then those fields, then field/value pairs to
+set (:func:`write_args` builds them).
 
-Write scripts answer ``{status, previous user ("=" .. id or ""), index expiry ms, index
-renewed (0/1)}`` (:class:`Written`); the caller keeps the per-user set in step with that
-answer through :data:`INDEX` (:func:`index_ops`, :func:`index_calls`).
+Expiry metadata is merged like data. A write whose ``ARGV[6]`` is ``"0"`` keeps the stored
+``#age`` and ``#deadline`` and carries the stored lifetime forward to its own time (``now +
+#age``, never earlier than ``#expires``; a fixed date stays), so a concurrent write of
+another key never undoes a ``set_expiry()``. No update moves a stored ``#deadline`` later
+or ``#created`` (the session's age) forward.
+
+The per-user index keeps one invariant: *a session hash whose ``#user`` is ``u`` is a
+member of ``u``'s set with a score, and the set a TTL, no earlier than the session's
+expiry*. ``#index`` records the score known to be in the set. So the set is always written
+first, the session second:
+
+- a write that would give a session a user, a new key_hash or an expiry past ``#index``
+  needs :data:`INDEX` run first, with the score it reports in ``ARGV[8]``. Python runs it
+  first when it can tell (a new user or key_hash, or an expiry past the ``#index`` its read
+  saw); when it could not (another request changed the session meanwhile) the script writes
+  nothing and answers status :data:`INDEX_FIRST` with the score it needs, and Python runs
+  :data:`INDEX` and the write again. If :data:`INDEX` fails nothing is written; if the
+  write fails after it, the set holds a member too many, which listings skip;
+- :data:`FETCH` never pushes ``#expires`` past ``#index``; when its touch needs more it
+  answers the score, and the caller runs :data:`INDEX`, then :data:`TOUCH`, which records
+  ``#index`` and pushes the expiry (two more round trips, once per session age);
+- members leave a set after their session did: :data:`REMOVE` / a write that changed the
+  user, then ``ZREM``; :data:`INDEX` drops members whose score has passed (their session
+  has expired); ``end_user_sessions`` deletes a member's hash only if its ``#user`` is still
+  that user (:data:`END`), and removes from the set only the members it deleted.
+
+Write scripts answer ``{status, previous user ("=" .. id or ""), score}`` (:class:`Written`):
+status 1 written (the score recorded in ``#index``), 0 the session is gone (``RENAME``:
+the old one; nothing is written anywhere), -1 the new id is taken, :data:`INDEX_FIRST`
+(the score the set needs first).
 """
 
 from __future__ import annotations
@@ -32,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sessionkit.backends.base import ClientInfo, Record
+from sessionkit.rules import EXPIRY
 from sessionkit.session_fields import Delta
 
 logger = logging.getLogger(__name__)
@@ -40,6 +72,9 @@ logger = logging.getLogger(__name__)
 TAG_LENGTH = 2
 #: Prefix of the hash fields that hold metadata; user keys starting with it get another.
 RESERVED = "#"
+#: A write script's status: the user's set must hold the session (with the score answered)
+#: before this write may record it.
+INDEX_FIRST = 2
 
 
 @dataclass(frozen=True)
@@ -80,6 +115,8 @@ local function call_chunked(cmd, key, argv, first, last)
   end
 end
 
+-- The score a session's set member needs: its expiry plus one age (so the set is renewed
+-- once per age, not on every touch), capped by the deadline.
 local function index_until(expires, age, deadline)
   local e = expires + (tonumber(age) or 0)
   local d = tonumber(deadline)
@@ -87,47 +124,82 @@ local function index_until(expires, age, deadline)
   return e
 end
 
--- Write the metadata fields and the TTL; answer the write scripts' reply.
-local function finish(key, argv, prev_user, prev_index)
-  local expires = tonumber(argv[1])
-  if argv[2] == '' then redis.call('HDEL', key, '#age')
-  else redis.call('HSET', key, '#age', argv[2]) end
-  if argv[3] == '' then redis.call('HDEL', key, '#deadline')
-  else redis.call('HSET', key, '#deadline', argv[3]) end
-  redis.call('HSET', key, '#expires', argv[1])
-  local index, renewed = 0, 0
-  if argv[4] == '' then
-    redis.call('HDEL', key, '#user', '#index')
-  else
-    local uid = string.sub(argv[4], 2)
-    redis.call('HSET', key, '#user', uid)
-    index = tonumber(prev_index) or 0
-    if uid ~= prev_user or expires > index then
-      index = index_until(expires, argv[2], argv[3])
-      redis.call('HSET', key, '#index', fmt(index))
-      renewed = 1
-    end
+-- The metadata a write reads before writing ({} for a hash that does not exist).
+local function stored_meta(key)
+  local names = {'#expires', '#age', '#deadline', '#created', '#user', '#index'}
+  local values = redis.call('HMGET', key, unpack(names))
+  local meta = {}
+  for i, name in ipairs(names) do
+    if values[i] then meta[name] = values[i] end
   end
-  redis.call('PEXPIREAT', key, argv[1])
-  local previous = ''
-  if prev_user then previous = '=' .. prev_user end
-  return {1, previous, fmt(index), renewed}
+  return meta
+end
+
+-- The lifetime this write leaves: the writer's (ARGV[6] == '1') or the stored one carried
+-- forward to the write's time; never a later deadline than the stored one.
+local function lifetime(argv, stored)
+  local expires, age, deadline = tonumber(argv[1]), tonumber(argv[2]), tonumber(argv[3])
+  if argv[6] ~= '1' and stored['#expires'] then
+    expires, age = tonumber(stored['#expires']), tonumber(stored['#age'])
+    deadline = tonumber(stored['#deadline'])
+    if age and tonumber(argv[7]) + age > expires then expires = tonumber(argv[7]) + age end
+  end
+  local kept = tonumber(stored['#deadline'])
+  if kept and ((not deadline) or deadline > kept) then deadline = kept end
+  if deadline and expires > deadline then expires = deadline end
+  return {expires = expires, age = age, deadline = deadline, index = 0}
+end
+
+-- What this write will store, or (w.refused) the INDEX_FIRST answer: the session's user set
+-- must hold it, with a score covering its expiry, before it is recorded. ``index`` is the
+-- score the stored #index vouches for (nil when the key_hash changes).
+local function prepare(argv, stored, index)
+  local w = lifetime(argv, stored)
+  if argv[4] ~= '' then
+    w.user = string.sub(argv[4], 2)
+    local known = tonumber(argv[8]) or 0
+    if index and stored['#user'] == w.user and (tonumber(index) or 0) > known then
+      known = tonumber(index)
+    end
+    if w.expires > known then
+      w.refused = {2, '', fmt(index_until(w.expires, w.age, w.deadline))}
+    end
+    w.index = known
+  end
+  return w
 end
 
 local function apply(key, argv)
-  local removed = tonumber(argv[6])
+  local removed = tonumber(argv[9])
   if argv[5] == 'full' then
     redis.call('DEL', key)
   elseif removed > 0 then
-    call_chunked('HDEL', key, argv, 7, 6 + removed)
+    call_chunked('HDEL', key, argv, 10, 9 + removed)
   end
-  call_chunked('HSET', key, argv, 7 + removed, #argv)
+  call_chunked('HSET', key, argv, 10 + removed, #argv)
+end
+
+-- Write the metadata fields and the TTL; answer the write scripts' reply.
+local function finish(key, stored, w)
+  if w.age then redis.call('HSET', key, '#age', fmt(w.age))
+  else redis.call('HDEL', key, '#age') end
+  if w.deadline then redis.call('HSET', key, '#deadline', fmt(w.deadline))
+  else redis.call('HDEL', key, '#deadline') end
+  redis.call('HSET', key, '#expires', fmt(w.expires))
+  if stored['#created'] then redis.call('HSET', key, '#created', stored['#created']) end
+  if w.user then redis.call('HSET', key, '#user', w.user, '#index', fmt(w.index))
+  else redis.call('HDEL', key, '#user', '#index') end
+  redis.call('PEXPIREAT', key, fmt(w.expires))
+  local previous = ''
+  if stored['#user'] then previous = '=' .. stored['#user'] end
+  return {1, previous, fmt(w.index)}
 end
 """
 
 #: Read a session and push its expiry back in one round trip. ``KEYS[1]`` the hash,
-#: ``ARGV[1]`` now in ms. Answers ``{}`` when gone, else ``{fields before the touch,
-#: index expiry to renew the user's set to (0: none)}``.
+#: ``ARGV[1]`` now in ms. Answers ``{}`` when gone, else ``{fields before the touch, the
+#: score the user's set needs before the expiry can go further (0: none)}``; the touch
+#: never goes past ``#index``.
 FETCH = Script(
     _COMMON
     + """
@@ -148,17 +220,44 @@ local age = tonumber(meta['#age'])
 if age then
   local touched = now + age
   if deadline and deadline < touched then touched = deadline end
+  local index = tonumber(meta['#index']) or 0
+  if meta['#user'] and touched > index then
+    renew = index_until(touched, age, deadline)
+    touched = index
+  end
   if touched > expires then
     redis.call('HSET', key, '#expires', fmt(touched))
     redis.call('PEXPIREAT', key, fmt(touched))
-    local index = tonumber(meta['#index']) or 0
-    if meta['#user'] and touched > index then
-      renew = index_until(touched, age, deadline)
-      redis.call('HSET', key, '#index', fmt(renew))
-    end
   end
 end
 return {flat, fmt(renew)}
+"""
+)
+
+#: The rest of a touch once :data:`INDEX` has renewed the user's set: ``KEYS[1]`` the hash,
+#: ``ARGV[1]`` the user, ``ARGV[2]`` the score the set now has, ``ARGV[3]`` now. Records
+#: ``#index`` and pushes the expiry (up to it); nothing if the session is gone or changed
+#: user meanwhile. Answers 1 when it recorded the score.
+TOUCH = Script(
+    _COMMON
+    + """
+local key = KEYS[1]
+local m = redis.call('HMGET', key, '#user', '#index', '#expires', '#age', '#deadline')
+if m[1] ~= ARGV[1] then return 0 end
+local index = tonumber(ARGV[2])
+if (tonumber(m[2]) or 0) > index then index = tonumber(m[2]) end
+redis.call('HSET', key, '#index', fmt(index))
+local expires, age, deadline = tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
+if expires and age then
+  local touched = tonumber(ARGV[3]) + age
+  if deadline and deadline < touched then touched = deadline end
+  if touched > index then touched = index end
+  if touched > expires then
+    redis.call('HSET', key, '#expires', fmt(touched))
+    redis.call('PEXPIREAT', key, fmt(touched))
+  end
+end
+return 1
 """
 )
 
@@ -166,9 +265,11 @@ return {flat, fmt(renew)}
 INSERT = Script(
     _COMMON
     + """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0, '', '0', 0} end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, '', '0'} end
+local w = prepare(ARGV, {}, nil)
+if w.refused then return w.refused end
 apply(KEYS[1], ARGV)
-return finish(KEYS[1], ARGV, false, nil)
+return finish(KEYS[1], {}, w)
 """
 )
 
@@ -177,49 +278,65 @@ return finish(KEYS[1], ARGV, false, nil)
 UPDATE = Script(
     _COMMON
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', '0', 0} end
-local prev = redis.call('HMGET', KEYS[1], '#user', '#index')
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', '0'} end
+local stored = stored_meta(KEYS[1])
+local w = prepare(ARGV, stored, stored['#index'])
+if w.refused then return w.refused end
 apply(KEYS[1], ARGV)
-return finish(KEYS[1], ARGV, prev[1], prev[2])
+return finish(KEYS[1], stored, w)
 """
 )
 
 #: Move a session to a new id and write its changes, atomically. ``KEYS[1]`` the old
 #: hash, ``KEYS[2]`` the new one (same slot on a cluster). Status ``-1``: the new id is
-#: taken; ``0``: the old session is gone.
+#: taken; ``0``: the old session is gone (destroyed meanwhile), and nothing is written.
 RENAME = Script(
     _COMMON
     + """
-if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, '', '0', 0} end
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', '0', 0} end
-local prev = redis.call('HMGET', KEYS[1], '#user', '#index')
+if redis.call('EXISTS', KEYS[2]) == 1 then return {-1, '', '0'} end
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', '0'} end
+local stored = stored_meta(KEYS[1])
+local w = prepare(ARGV, stored, nil)
+if w.refused then return w.refused end
 redis.call('RENAME', KEYS[1], KEYS[2])
 apply(KEYS[2], ARGV)
-return finish(KEYS[2], ARGV, prev[1], prev[2])
+return finish(KEYS[2], stored, w)
 """
 )
 
-#: Delete a session; answers its user id (or ``false``) so the caller can unindex it.
+#: Delete a session; answers ``{keys deleted (0/1), its user id or ""}`` so the caller knows
+#: whether it was there and can unindex it.
 REMOVE = Script(
     """
 local user = redis.call('HGET', KEYS[1], '#user')
-redis.call('DEL', KEYS[1])
-return user
+local deleted = redis.call('DEL', KEYS[1])
+return {deleted, user or ''}
 """
 )
 
-#: Keep a user's set of session hashes: ``KEYS[1]`` the set, ``ARGV[1]`` a key_hash to remove
-#: or ``""``, ``ARGV[2]`` a key_hash to add or ``""``, ``ARGV[3]`` the least expiry (ms) the set
-#: must have. The set's TTL only ever grows, so it never expires before a member.
+#: Delete a session only if it still belongs to ``ARGV[1]`` (``end_user_sessions``): a set
+#: member whose hash now holds another user's session, or none, is left alone.
+END = Script(
+    """
+if redis.call('HGET', KEYS[1], '#user') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+
+#: Keep a user's sorted set of session hashes: ``KEYS[1]`` the set, ``ARGV[1]`` a key_hash
+#: to remove or ``""``, ``ARGV[2]`` a key_hash to add or ``""`` with ``ARGV[3]`` its least
+#: score (ms). Scores and the set's TTL only ever grow, so a member outlives its session and
+#: the set its members; adding drops the members whose score has passed (expired sessions).
 INDEX = Script(
     """
-if ARGV[1] ~= '' then redis.call('SREM', KEYS[1], ARGV[1]) end
+if ARGV[1] ~= '' then redis.call('ZREM', KEYS[1], ARGV[1]) end
 if ARGV[2] ~= '' then
-  redis.call('SADD', KEYS[1], ARGV[2])
-  local wanted = tonumber(ARGV[3])
-  local ttl = redis.call('PTTL', KEYS[1])
   local time = redis.call('TIME')
   local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now))
+  redis.call('ZADD', KEYS[1], 'GT', ARGV[3], ARGV[2])
+  local wanted = tonumber(ARGV[3])
+  local ttl = redis.call('PTTL', KEYS[1])
   if ttl < 0 or now + ttl < wanted then
     redis.call('PEXPIREAT', KEYS[1], string.format('%.0f', wanted))
   end
@@ -264,8 +381,24 @@ def ms(seconds: float) -> str:
     return str(round(seconds * 1000))
 
 
-def write_args(record: Record, delta: Delta | None) -> tuple[str, ...]:
-    """Write-script arguments writing ``record`` in full, or only ``delta``'s fields."""
+def owns_lifetime(delta: Delta | None) -> bool:
+    """Whether a write's expiry, age and deadline replace the stored ones: a full write, or
+    a delta that sets or removes ``_session_expiry``; otherwise the script keeps them."""
+    return delta is None or EXPIRY in delta.changed or EXPIRY in delta.removed
+
+
+def index_bound(record: Record) -> str:
+    """The score (ms) to give ``record``'s session in its user's set: the script's
+    ``index_until`` (expiry plus one age, capped by the deadline)."""
+    until = record.expires + (record.age or 0)
+    if record.deadline is not None:
+        until = min(until, record.deadline)
+    return ms(until)
+
+
+def write_args(record: Record, delta: Delta | None, index: str = "") -> tuple[str, ...]:
+    """Write-script arguments writing ``record`` in full, or only ``delta``'s fields;
+    ``index``: the score the caller has just made sure the session has in its user's set."""
     client = {"#agent": record.client.user_agent, "#ip": record.client.ip}
     meta = {"#seen": ms(record.last_seen)} | {k: v for k, v in client.items() if v}
     if delta is None:
@@ -282,6 +415,9 @@ def write_args(record: Record, delta: Delta | None) -> tuple[str, ...]:
         "" if record.deadline is None else ms(record.deadline),
         "" if record.user_id is None else "=" + record.user_id,
         mode,
+        "1" if owns_lifetime(delta) else "0",
+        ms(record.last_seen),
+        index,
         str(len(removed)),
         *removed,
     ]
@@ -296,16 +432,36 @@ def fetch_call(prefix: str, key_hash: str, now: float) -> Call:
     return Call(FETCH, (session_key_name(prefix, key_hash),), (ms(now),))
 
 
+def touch_call(prefix: str, key_hash: str, user_id: str, index: str, now: float) -> Call:
+    return Call(TOUCH, (session_key_name(prefix, key_hash),), (user_id, index, ms(now)))
+
+
 def write_call(
-    script: Script, prefix: str, key_hashes: Sequence[str], record: Record, delta: Delta | None
+    script: Script,
+    prefix: str,
+    key_hashes: Sequence[str],
+    record: Record,
+    delta: Delta | None,
+    index: str = "",
 ) -> Call:
     """:data:`INSERT` / :data:`UPDATE` of one key_hash, or :data:`RENAME` of ``(old, new)``."""
     keys = tuple(session_key_name(prefix, key_hash) for key_hash in key_hashes)
-    return Call(script, keys, write_args(record, delta))
+    return Call(script, keys, write_args(record, delta, index))
 
 
 def remove_call(prefix: str, key_hash: str) -> Call:
     return Call(REMOVE, (session_key_name(prefix, key_hash),))
+
+
+def end_call(prefix: str, key_hash: str, user_id: str) -> Call:
+    return Call(END, (session_key_name(prefix, key_hash),), (user_id,))
+
+
+def index_call(
+    prefix: str, user_id: str, remove: str = "", add: str = "", until: str = "0"
+) -> Call:
+    """:data:`INDEX` on ``user_id``'s set: remove one key_hash and/or add one with a score."""
+    return Call(INDEX, (user_key_name(prefix, user_id),), (remove, add, until))
 
 
 # -- replies ------------------------------------------------------------------------------
@@ -347,68 +503,69 @@ def decode_hash(mapping: Mapping[Any, Any]) -> Record | None:
     return decode_record(flat) if flat else None
 
 
-#: One call of the index script: ``(user id, hash to remove, hash to add, least expiry ms)``.
-IndexOp = tuple[str, str, str, str]
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """What a session's hash says of its user-set membership: the user and the score
+    ``#index`` vouches for (ms; ``0``: none)."""
+
+    key_hash: str
+    user_id: str | None
+    until: int
 
 
-def fetched(reply: Sequence[Any], key_hash: str) -> tuple[Record | None, list[IndexOp]]:
-    """:data:`FETCH`'s answer: the record before the touch, and the user set's renewal."""
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """:data:`FETCH`'s answer: the record before the touch, its membership, and the score
+    the set needs before the touch can go on (``"0"``: none)."""
+
+    record: Record | None
+    indexed: Indexed | None
+    renew: str = "0"
+
+
+def fetched(reply: Sequence[Any], key_hash: str) -> Fetched:
     if not reply:
-        return None, []
+        return Fetched(None, None)
     flat, renew = reply
     record = decode_record(flat)
-    if record is None or record.user_id is None or text(renew) == "0":
-        return record, []
-    return record, [(record.user_id, "", key_hash, text(renew))]
+    if record is None:
+        return Fetched(None, None)
+    names = [text(name) for name in flat[::2]]
+    index = text(flat[2 * names.index("#index") + 1]) if "#index" in names else "0"
+    indexed = Indexed(key_hash, record.user_id, int(index) if index.isdigit() else 0)
+    needed = text(renew) if record.user_id is not None else "0"
+    return Fetched(record, indexed, needed)
 
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """A write script's answer."""
+    """A write script's answer: status (1 written, 0 gone, -1 new id taken,
+    :data:`INDEX_FIRST`), the session's user before the write, and the score (recorded in
+    ``#index``, or needed first)."""
 
     status: int
     previous_user: str | None
-    index_until: str
-    renewed: bool
+    index: str
 
     @classmethod
     def parse(cls, reply: Sequence[Any]) -> Written:
-        status, previous, index, renewed = reply
+        status, previous, index = reply
         previous = text(previous) if previous else ""
-        return cls(int(status), previous[1:] or None, text(index), bool(renewed))
+        return cls(int(status), previous[1:] or None, text(index))
 
 
-def index_ops(
+def unindex_after(
     written: Written, user_id: str | None, old_hash: str, new_hash: str
-) -> list[IndexOp]:
-    """What the per-user sets need after a write that moved ``old_hash`` to ``new_hash``."""
-    ops: list[IndexOp] = []
-    moved = old_hash != new_hash
+) -> tuple[str, str] | None:
+    """``(user, key_hash)`` to take out of a set once a write moved ``old_hash`` to
+    ``new_hash`` (or changed its user); members are added before the write, never after."""
     prev = written.previous_user
-    if prev is not None and (prev != user_id or moved):
-        ops.append((prev, old_hash, "", "0"))
-    if user_id is not None and (prev != user_id or moved or written.renewed):
-        ops.append((user_id, "", new_hash, written.index_until))
-    return ops
+    if written.status == 1 and prev is not None and (prev != user_id or old_hash != new_hash):
+        return prev, old_hash
+    return None
 
 
-def wrote(
-    reply: Sequence[Any], record: Record, key_hashes: Sequence[str]
-) -> tuple[int, list[IndexOp]]:
-    """A write's status (1 done, 0 session gone, -1 new id taken) and its index ops."""
-    written = Written.parse(reply)
-    if written.status != 1:
-        return written.status, []
-    return 1, index_ops(written, record.user_id, key_hashes[0], key_hashes[-1])
-
-
-def removed(reply: bytes | str | None, key_hash: str) -> list[IndexOp]:
-    """:data:`REMOVE`'s answer (the session's user, if any) as index ops."""
-    return [(text(reply), key_hash, "", "0")] if reply else []
-
-
-def index_calls(prefix: str, ops: Sequence[IndexOp]) -> list[Call]:
-    return [
-        Call(INDEX, (user_key_name(prefix, user_id),), (remove, add, until))
-        for user_id, remove, add, until in ops
-    ]
+def removed(reply: Sequence[Any]) -> tuple[bool, str | None]:
+    """:data:`REMOVE`'s answer: whether the session was there, and its user."""
+    deleted, user = reply
+    return bool(int(deleted)), text(user) or None

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
-from django.contrib.sessions.backends.base import CreateError
+from django.contrib.sessions.backends.base import CreateError, UpdateError
 from django.core.management import call_command
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, SimpleTestCase, override_settings
@@ -27,6 +27,7 @@ from sessionkit.backends.redis import SessionStore
 from sessionkit.backends.redis_client import async_client, sync_client
 from sessionkit.backends.redis_wire import session_key_name, user_key_name
 from sessionkit.conf import RedisSettings, get_redis_settings
+from sessionkit.errors import StoreUnavailable
 from sessionkit.management.commands import clearsessions
 from tests import servers
 from tests.backends.conformance import SessionTestsMixin
@@ -102,6 +103,11 @@ def redis_settings(url: str, **extra: Any) -> dict[str, Any]:
         "ROOT_URLCONF": __name__,
         **extra,
     }
+
+
+def user_set(client: redis.Redis, user_id: str) -> set[bytes]:
+    """The key_hashes in a user's sorted set."""
+    return set(client.zrange(user_key_name(PREFIX, user_id), 0, -1))
 
 
 def stored_key(session: SessionStore) -> str:
@@ -214,6 +220,61 @@ def test_absolute_deadline_caps_the_ttl(store: redis.Redis) -> None:
         assert store.hget(key, "#deadline") is not None
 
 
+def _expires_in_ms(client: redis.Redis, key: str) -> float:
+    return int(client.hget(key, "#expires") or 0) - time.time() * 1000
+
+
+def test_a_concurrent_write_of_another_key_keeps_a_shortened_expiry(store: redis.Redis) -> None:
+    session = _login("42")  # two weeks
+    a, b = SessionStore(session.session_key), SessionStore(session.session_key)
+    assert a["cart"] == b["cart"] == [1]
+    a.set_expiry(2)
+    a.save()
+    b["x"] = 1
+    b.save()
+    key = stored_key(session)
+    assert 0 < store.pttl(key) <= 2000
+    assert 1500 < _expires_in_ms(store, key) <= 2000
+    assert store.hget(key, "_session_expiry") == b"2" and store.hget(key, "x") == b"1"
+    assert store.hget(key, "#age") == b"2000"
+
+
+async def test_async_concurrent_write_of_another_key_keeps_a_shortened_expiry(
+    store: redis.Redis,
+) -> None:
+    session = await _alogin("42")
+    a, b = SessionStore(session.session_key), SessionStore(session.session_key)
+    assert await a.aget("cart") == await b.aget("cart") == [1]
+    await a.aset_expiry(2)
+    await a.asave()
+    await b.aset("x", 1)
+    await b.asave()
+    key = stored_key(session)
+    assert 0 < store.pttl(key) <= 2000
+    assert 1500 < _expires_in_ms(store, key) <= 2000
+    assert store.hget(key, "_session_expiry") == b"2" and store.hget(key, "x") == b"1"
+
+
+def test_a_concurrent_writer_never_pushes_the_deadline_later(store: redis.Redis) -> None:
+    with override_settings(SESSIONKIT={"ABSOLUTE_TIMEOUT": 3}):
+        session = _stored_session(1)
+    key = stored_key(session)
+    created, deadline = store.hget(key, "#created"), store.hget(key, "#deadline")
+    # Writers running with a longer ABSOLUTE_TIMEOUT (a deploy rolling out), one of them
+    # writing the session in full without loading it (Django's clear()).
+    with override_settings(SESSIONKIT={"ABSOLUTE_TIMEOUT": 3600}):
+        longer = SessionStore(session.session_key)
+        longer.set_expiry(600)
+        longer.save()
+        cleared = SessionStore(session.session_key)
+        cleared.clear()
+        cleared["y"] = 1
+        cleared.save()
+    assert store.hget(key, "#deadline") == deadline
+    assert store.hget(key, "#created") == created
+    assert 0 < store.pttl(key) <= 3000
+
+
 def test_create_never_overwrites_an_existing_id(store: redis.Redis) -> None:
     first = SessionStore()
     first["owner"] = "first"
@@ -297,32 +358,36 @@ def test_cycle_key_keeps_keys_written_concurrently_by_another_request(
     assert dict(SessionStore(loaded.session_key).items()) == {"n": 1, "cart": [1]}
 
 
-def test_cycle_key_of_a_session_destroyed_meanwhile_stores_it_afresh(
-    store: redis.Redis,
-) -> None:
-    session = SessionStore()
-    session["n"] = 1
-    session.save()
-    loaded = SessionStore(session.session_key)
-    assert loaded.get("n") == 1
-    store.delete(stored_key(session))
-    loaded.cycle_key()
-    assert loaded.session_key != session.session_key
-    assert SessionStore(loaded.session_key)["n"] == 1
+def session_hashes(client: redis.Redis) -> list[bytes]:
+    """Every session hash in Redis (``SCAN`` of the prefix)."""
+    return list(client.scan_iter(match=f"{PREFIX}{{*"))
 
 
-async def test_async_cycle_key_of_a_session_destroyed_meanwhile_stores_it_afresh(
+def test_cycle_key_of_a_session_logged_out_meanwhile_raises_and_stores_nothing(
     store: redis.Redis,
 ) -> None:
-    session = SessionStore()
-    await session.aset("n", 1)
-    await session.asave()
+    session = _login("42")
     loaded = SessionStore(session.session_key)
-    assert await loaded.aget("n") == 1
-    store.delete(stored_key(session))
-    await loaded.acycle_key()
-    assert loaded.session_key != session.session_key
-    assert await SessionStore(loaded.session_key).aget("n") == 1
+    assert loaded["_auth_user_id"] == "42"
+    SessionStore(session.session_key).flush()  # another request logs out
+    with pytest.raises(UpdateError):
+        loaded.cycle_key()  # a password change, say
+    assert session_hashes(store) == []
+    assert user_set(store, "42") == set()
+    assert sessionkit.user_sessions("42") == []
+
+
+async def test_async_cycle_key_of_a_session_logged_out_meanwhile_raises_and_stores_nothing(
+    store: redis.Redis,
+) -> None:
+    session = await _alogin("42")
+    loaded = SessionStore(session.session_key)
+    assert await loaded.aget("_auth_user_id") == "42"
+    await SessionStore(session.session_key).aflush()
+    with pytest.raises(UpdateError):
+        await loaded.acycle_key()
+    assert session_hashes(store) == []
+    assert user_set(store, "42") == set()
 
 
 def test_cycle_key_of_a_session_never_stored_is_djangos(store: redis.Redis) -> None:
@@ -405,12 +470,22 @@ def _login(user_id: str, agent: str = "", ip: str = "") -> SessionStore:
     return session
 
 
+async def _alogin(user_id: str) -> SessionStore:
+    session = SessionStore()
+    await session.aset("cart", [1])
+    await session.asave()
+    await session.acycle_key()
+    await session.aset("_auth_user_id", user_id)
+    await session.asave()
+    return session
+
+
 def test_login_logout_and_listing_keep_the_users_set(store: redis.Redis) -> None:
     with override_settings(SESSION_ENGINE=ENGINE):
         phone = _login("42", "Phone", "10.0.0.1")
         laptop = _login("42", "Laptop", "10.0.0.2")
         _login("43")
-        assert store.smembers(user_key_name(PREFIX, "42")) == {
+        assert user_set(store, "42") == {
             hash_key(phone.session_key or "").encode(),
             hash_key(laptop.session_key or "").encode(),
         }
@@ -421,9 +496,7 @@ def test_login_logout_and_listing_keep_the_users_set(store: redis.Redis) -> None
         ]
         assert all(r.expires > r.created for r in rows)
         phone.flush()  # logout
-        assert store.smembers(user_key_name(PREFIX, "42")) == {
-            hash_key(laptop.session_key or "").encode()
-        }
+        assert user_set(store, "42") == {hash_key(laptop.session_key or "").encode()}
         assert store.pttl(user_key_name(PREFIX, "42")) >= store.pttl(stored_key(laptop))
 
 
@@ -431,33 +504,35 @@ def test_cycle_key_of_a_logged_in_session_moves_it_in_the_users_set(store: redis
     session = _login("42")
     old = hash_key(session.session_key or "")
     session.cycle_key()
-    assert store.smembers(user_key_name(PREFIX, "42")) == {
-        hash_key(session.session_key or "").encode()
-    }
-    assert old.encode() not in store.smembers(user_key_name(PREFIX, "42"))
+    assert user_set(store, "42") == {hash_key(session.session_key or "").encode()}
+    assert old.encode() not in user_set(store, "42")
 
 
 def test_switching_user_moves_the_session_between_sets(store: redis.Redis) -> None:
     session = _login("42")
     session["_auth_user_id"] = "43"
     session.save()
-    assert store.smembers(user_key_name(PREFIX, "42")) == set()
-    assert store.scard(user_key_name(PREFIX, "43")) == 1
+    assert user_set(store, "42") == set()
+    assert len(user_set(store, "43")) == 1
     del session["_auth_user_id"]
     session.save()
-    assert store.scard(user_key_name(PREFIX, "43")) == 0
+    assert user_set(store, "43") == set()
     assert store.hget(stored_key(session), "#user") is None
 
 
-def test_expired_sessions_are_pruned_from_the_set_on_read(store: redis.Redis) -> None:
+def test_listing_skips_gone_sessions_and_the_set_drops_them_once_expired(
+    store: redis.Redis,
+) -> None:
     with override_settings(SESSION_ENGINE=ENGINE):
         keep, gone = _login("42"), _login("42")
         store.delete(stored_key(gone))  # as if Redis had expired it
         rows = sessionkit.user_sessions("42")
         assert [r.key_hash for r in rows] == [hash_key(keep.session_key or "")]
-        assert store.smembers(user_key_name(PREFIX, "42")) == {
-            hash_key(keep.session_key or "").encode()
-        }
+        # Its score (the time until which it may live) passes: the next add drops it.
+        store.zadd(user_key_name(PREFIX, "42"), {hash_key(gone.session_key or ""): 1})
+        _login("42")
+        assert hash_key(gone.session_key or "").encode() not in user_set(store, "42")
+        assert len(user_set(store, "42")) == 2
 
 
 def test_end_user_sessions_keeps_only_the_current_one(store: redis.Redis) -> None:
@@ -492,6 +567,157 @@ def test_user_set_ttl_is_renewed_when_a_touch_outlives_it(store: redis.Redis) ->
     SessionStore(session.session_key).load()
     assert store.pttl(set_key) > store.pttl(key)
     assert int(store.hget(key, "#index") or 0) > int(store.hget(key, "#expires") or 0)
+
+
+# -- the per-user index under partial failure: a real server refusing the set's round trip --
+
+
+@pytest.fixture
+def refusing(private_redis: servers.RedisServer) -> Iterator[tuple[redis.Redis, Any]]:
+    """The store on a private Redis as ACL user ``app``, and ``refuse(bool)``: while
+    refusing, that user may touch session hashes but not the per-user sets, so every
+    ``INDEX`` round trip fails for real (``NOPERM``) and nothing else does."""
+    admin = redis.Redis.from_url(private_redis.url)
+
+    def refuse(on: bool) -> None:
+        keys = f"~{PREFIX}{{*" if on else "~*"
+        admin.execute_command("ACL", "SETUSER", "app", "on", ">pw", "+@all", "resetkeys", keys)
+
+    refuse(False)
+    url = f"redis://app:pw@{servers.LOOPBACK}:{private_redis.port}/0"
+    try:
+        with override_settings(**redis_settings(url)):
+            yield admin, refuse
+    finally:
+        admin.close()
+
+
+#: What a refused round trip raises: Redis's NOPERM (a 503 if it is ever mapped to one).
+REFUSED = (redis.exceptions.NoPermissionError, StoreUnavailable)
+
+
+def assert_indexed_or_gone(admin: redis.Redis, session: SessionStore, user_id: str) -> None:
+    """The invariant: a session hash whose ``#user`` is the user is in the user's set, with
+    a score and a set TTL no earlier than the session's expiry."""
+    key, set_key = stored_key(session), user_key_name(PREFIX, user_id)
+    if admin.hget(key, "#user") != user_id.encode():
+        return
+    expires = admin.pexpiretime(key)
+    score = admin.zscore(set_key, hash_key(session.session_key or ""))
+    assert score is not None and score >= expires
+    assert admin.pexpiretime(set_key) >= expires
+
+
+def near_renewal(admin: redis.Redis, session: SessionStore) -> int:
+    """Make the session's next read need its user's set renewed: the session expires in
+    200 ms, its set (and member) in 300 ms. Answers the latter (ms since the epoch)."""
+    key, set_key = stored_key(session), user_key_name(PREFIX, "42")
+    now = int(time.time() * 1000)
+    admin.hset(key, mapping={"#expires": now + 200, "#index": now + 300})
+    admin.pexpireat(key, now + 200)
+    admin.zadd(set_key, {hash_key(session.session_key or ""): now + 300})
+    admin.pexpireat(set_key, now + 300)
+    assert_indexed_or_gone(admin, session, "42")
+    return now + 300
+
+
+def test_a_refused_renewal_on_read_never_leaves_a_session_outside_its_users_set(
+    refusing: tuple[redis.Redis, Any],
+) -> None:
+    admin, refuse = refusing
+    session = _login("42")
+    soon = near_renewal(admin, session)
+    refuse(True)
+    with pytest.raises(REFUSED):
+        SessionStore(session.session_key).load()  # the touch needs the set renewed: refused
+    refuse(False)
+    assert_indexed_or_gone(admin, session, "42")
+    time.sleep(max(0.0, soon / 1000 - time.time()) + 0.05)  # the set's TTL passes
+    if SessionStore(session.session_key).load():  # still served: then listed, and ended
+        assert [r.key_hash for r in sessionkit.user_sessions("42")] == [
+            hash_key(session.session_key or "")
+        ]
+        assert sessionkit.end_user_sessions("42") == 1
+    assert SessionStore(session.session_key).load() == {}
+
+
+async def test_async_refused_renewal_on_read_never_leaves_a_session_outside_its_users_set(
+    refusing: tuple[redis.Redis, Any],
+) -> None:
+    admin, refuse = refusing
+    session = await _alogin("42")
+    near_renewal(admin, session)
+    refuse(True)
+    with pytest.raises(REFUSED):
+        await SessionStore(session.session_key).aload()
+    refuse(False)
+    assert_indexed_or_gone(admin, session, "42")
+
+
+def test_a_refused_index_on_login_records_no_user(refusing: tuple[redis.Redis, Any]) -> None:
+    admin, refuse = refusing
+    session = SessionStore()
+    session["cart"] = [1]
+    session.save()
+    session.cycle_key()
+    refuse(True)
+    session["_auth_user_id"] = "42"
+    with pytest.raises(REFUSED):
+        session.save()
+    refuse(False)
+    assert_indexed_or_gone(admin, session, "42")
+    # The login did not happen: the session is served, but not as user 42's.
+    assert SessionStore(session.session_key).get("_auth_user_id") is None
+    assert sessionkit.user_sessions("42") == []
+
+
+async def test_async_refused_index_on_login_records_no_user(
+    refusing: tuple[redis.Redis, Any],
+) -> None:
+    admin, refuse = refusing
+    session = SessionStore()
+    await session.aset("cart", [1])
+    await session.asave()
+    await session.acycle_key()
+    refuse(True)
+    await session.aset("_auth_user_id", "42")
+    with pytest.raises(REFUSED):
+        await session.asave()
+    refuse(False)
+    assert_indexed_or_gone(admin, session, "42")
+    assert await SessionStore(session.session_key).aget("_auth_user_id") is None
+
+
+def test_a_refused_index_on_a_longer_expiry_keeps_the_shorter_one(
+    refusing: tuple[redis.Redis, Any],
+) -> None:
+    admin, refuse = refusing
+    session = _login("42")
+    expires = admin.pexpiretime(stored_key(session))
+    refuse(True)
+    session.set_expiry(60 * 60 * 24 * 365)  # "remember me" for a year: past the set's TTL
+    with pytest.raises(REFUSED):
+        session.save()
+    refuse(False)
+    assert admin.pexpiretime(stored_key(session)) == expires
+    assert_indexed_or_gone(admin, session, "42")
+
+
+def test_end_user_sessions_spares_a_member_now_holding_another_users_session(
+    store: redis.Redis,
+) -> None:
+    with override_settings(SESSION_ENGINE=ENGINE):
+        session = _login("42")
+        session["_auth_user_id"] = "43"
+        session.save()
+        # The user-42 member left behind, as a failed ZREM after the switch leaves it.
+        store.zadd(user_key_name(PREFIX, "42"), {hash_key(session.session_key or ""): 2**40})
+        assert sessionkit.end_user_sessions("42") == 0
+        assert sessionkit.user_sessions("42") == []
+        assert SessionStore(session.session_key)["_auth_user_id"] == "43"
+        assert [r.key_hash for r in sessionkit.user_sessions("43")] == [
+            hash_key(session.session_key or "")
+        ]
 
 
 # -- requests: round trips counted by Redis --------------------------------------------------
@@ -605,6 +831,24 @@ def test_changing_one_key_of_a_4kb_session_writes_only_that_key(
     assert client.hget(key, "k08") == b'"' + b"x" * 64 + b'"'
 
 
+def test_a_logged_in_sessions_read_is_one_round_trip_and_its_write_two(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    browser, client = counted
+    warm = Client()  # another login first: the server caches every script counted below
+    warm.get("/put/n/0/")
+    warm.get("/put/_auth_user_id/7/")
+    counter = Counter(client)
+    assert browser.get("/put/_auth_user_id/42/").status_code == 200
+    assert counter.delta()[0] == 3  # the login: read, the user's set first, the write
+    assert browser.get("/read/").status_code == 200
+    assert counter.delta()[0] == 1
+    assert browser.get("/put/n/1/").status_code == 200
+    trips, _, calls = counter.delta()
+    assert trips == 2  # within the set's recorded TTL: no index round trip
+    assert calls["evalsha"] == 2
+
+
 def test_saving_a_session_destroyed_by_another_request_answers_400(
     counted: tuple[Client, redis.Redis],
 ) -> None:
@@ -685,9 +929,7 @@ async def test_async_api_uses_a_native_client_per_event_loop(store: redis.Redis)
     await loaded.asave()
     assert not await SessionStore().aexists(session.session_key)
     assert await SessionStore().aexists(loaded.session_key)
-    assert store.smembers(user_key_name(PREFIX, "42")) == {
-        hash_key(loaded.session_key or "").encode()
-    }
+    assert user_set(store, "42") == {hash_key(loaded.session_key or "").encode()}
     await loaded.adelete()
     assert store.keys("*") == []
 

@@ -19,6 +19,7 @@ from sessionkit.backends.redis_client import async_client, sync_client
 from sessionkit.errors import StoreUnavailable
 from tests import servers
 from tests.backends.test_redis import _login as login
+from tests.backends.test_redis import user_set
 
 pytestmark = pytest.mark.redis
 
@@ -32,11 +33,6 @@ URL: list[str] = []
 def store(redis_client: redis.Redis) -> Iterator[redis.Redis]:
     with override_settings(SESSION_CACHE_ALIAS="redis", SESSION_ENGINE=ENGINE):
         yield redis_client
-
-
-def user_set(client: redis.Redis, user_id: str) -> set[bytes]:
-    members: set[bytes] = client.smembers(wire.user_key_name(PREFIX, user_id))
-    return members
 
 
 def key_hash_of(session: SessionStore) -> bytes:

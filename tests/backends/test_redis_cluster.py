@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import redis.asyncio.cluster
+from django.contrib.sessions.backends.base import UpdateError
 from django.test import SimpleTestCase, override_settings
 from redis.cluster import RedisCluster
 from redis.crc import key_slot
@@ -19,7 +20,7 @@ import sessionkit
 from sessionkit.backends.base import hash_key
 from sessionkit.backends.redis import SessionStore
 from sessionkit.backends.redis_client import sync_client
-from sessionkit.backends.redis_wire import session_key_name
+from sessionkit.backends.redis_wire import same_slot, session_key_name
 from tests import servers
 from tests.backends.conformance import SessionTestsMixin
 
@@ -170,6 +171,70 @@ async def test_async_cycle_key_with_a_genid_hook_crosses_slots_on_a_cluster(
         assert [row.key_hash for row in sessionkit.user_sessions("9")] == [
             hash_key(session.session_key)
         ]
+
+
+class LoggedOutDuringCopy(SessionStore):
+    """A session another request logs out just after the copy checked that it exists
+    (between the check and the create of the cross-slot ``cycle_key``)."""
+
+    def _contains(self, key_hash: str) -> bool:
+        found = super()._contains(key_hash)
+        SessionStore()._remove(key_hash)
+        return found
+
+    async def _acontains(self, key_hash: str) -> bool:
+        found = await super()._acontains(key_hash)
+        await SessionStore()._aremove(key_hash)
+        return found
+
+
+def _holding(client: RedisCluster, marker: str) -> list[Any]:
+    """Every session hash on the cluster whose ``marker`` field holds ``marker``."""
+    keys = client.scan_iter(match="sk:{*", target_nodes=RedisCluster.PRIMARIES)
+    return [key for key in keys if client.hget(key, "marker") == f'"{marker}"'.encode()]
+
+
+def _in_another_slot(old: str, name: str) -> Any:
+    """A ``GENID`` hook whose ids hash to another tag than ``old`` (the copy path)."""
+    ids = (f"{name}-{i:04d}" for i in range(1000))
+    return lambda: next(i for i in ids if not same_slot(hash_key(i), hash_key(old)))
+
+
+@pytest.mark.parametrize("store_class", [SessionStore, LoggedOutDuringCopy])
+def test_cross_slot_cycle_key_of_a_session_logged_out_meanwhile_raises_and_copies_nothing(
+    on_cluster: RedisCluster, store_class: type[SessionStore]
+) -> None:
+    marker = f"sync-{store_class.__name__}"
+    session = store_class()
+    session["marker"] = marker
+    session["_auth_user_id"] = "11"
+    session.save()
+    if store_class is SessionStore:
+        SessionStore(session.session_key).flush()  # logged out before the cycle
+    session.genid = _in_another_slot(session.session_key or "", marker)
+    with pytest.raises(UpdateError):
+        session.cycle_key()
+    assert _holding(on_cluster, marker) == []
+    assert sessionkit.user_sessions("11") == []
+
+
+@pytest.mark.parametrize("store_class", [SessionStore, LoggedOutDuringCopy])
+async def test_async_cross_slot_cycle_key_of_a_session_logged_out_meanwhile_copies_nothing(
+    cluster: list[int], store_class: type[SessionStore]
+) -> None:
+    with override_settings(**CLUSTER_SETTINGS):
+        marker = f"async-{store_class.__name__}"
+        session = store_class()
+        await session.aset("marker", marker)
+        await session.aset("_auth_user_id", "12")
+        await session.asave()
+        if store_class is SessionStore:
+            await SessionStore(session.session_key).aflush()
+        session.genid = _in_another_slot(session.session_key or "", marker)
+        with pytest.raises(UpdateError):
+            await session.acycle_key()
+        assert _holding(sync_client(), marker) == []
+        assert sessionkit.user_sessions("12") == []
 
 
 def _flush_scripts() -> None:

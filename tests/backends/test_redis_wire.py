@@ -44,7 +44,10 @@ def record(**changes: object) -> Record:
 
 
 def test_scripts_have_stable_distinct_shas() -> None:
-    scripts = [wire.FETCH, wire.INSERT, wire.UPDATE, wire.RENAME, wire.REMOVE, wire.INDEX]
+    scripts = [
+        wire.FETCH, wire.TOUCH, wire.INSERT, wire.UPDATE, wire.RENAME, wire.REMOVE, wire.END,
+        wire.INDEX,
+    ]  # fmt: skip
     assert len({s.sha for s in scripts}) == len(scripts)
     assert wire.Script(wire.FETCH.text).sha == wire.FETCH.sha
 
@@ -65,11 +68,17 @@ def test_session_and_its_cycled_id_share_a_slot_through_the_tag() -> None:
 def test_a_record_written_by_insert_decodes_to_itself(r: redis.Redis) -> None:
     written = record()
     key_hash = hash_key("a")
-    reply = call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], written, None))
     until = str(int(wire.ms(written.expires)) + 60_000)  # expiry + age: before the deadline
-    assert wire.wrote(reply, written, [key_hash]) == (1, [("42", "", key_hash, until)])
+    assert wire.index_bound(written) == until
+    # A session with a user is recorded only once its set holds it: first, the score.
+    reply = call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], written, None))
+    assert wire.Written.parse(reply) == wire.Written(wire.INDEX_FIRST, None, until)
+    assert not r.exists(wire.session_key_name(PREFIX, key_hash))
+    reply = call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], written, None, until))
+    assert wire.Written.parse(reply) == wire.Written(1, None, until)
     stored = r.hgetall(wire.session_key_name(PREFIX, key_hash))
     assert stored[b"##x"] == b'"mine"' and stored[b"###y"] == b"1"  # escaped user keys
+    assert stored[b"#index"] == until.encode()
     decoded = wire.decode_hash(stored)
     assert decoded is not None
     assert decoded.fields == written.fields
@@ -81,7 +90,8 @@ def test_a_record_written_by_insert_decodes_to_itself(r: redis.Redis) -> None:
 
 def test_delta_writes_only_changed_and_removed_fields(r: redis.Redis) -> None:
     key_hash = hash_key("b")
-    call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], record(), None))
+    first = record()
+    call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], first, None, wire.index_bound(first)))
     changed = record(fields={"cart": "[3]"}, client=ClientInfo("", "10.0.0.2"))
     delta = Delta(changed={"cart": "[3]"}, removed=frozenset({"#x"}))
     reply = call(r, wire.write_call(wire.UPDATE, PREFIX, [key_hash], changed, delta))
@@ -92,24 +102,28 @@ def test_delta_writes_only_changed_and_removed_fields(r: redis.Redis) -> None:
     assert decoded.client == ClientInfo("", "10.0.0.2")  # an empty agent is deleted
 
 
-def test_write_replies_and_what_the_user_sets_need() -> None:
-    logged_in = record()
-    anonymous = record(user_id=None)
-    assert wire.wrote([0, "", "0", 0], logged_in, ["a"]) == (0, [])
-    assert wire.wrote([-1, "", "0", 0], logged_in, ["a", "b"]) == (-1, [])
-    # first login: added; same user, nothing renewed: nothing to do
-    assert wire.wrote([1, "", "99", 1], logged_in, ["a"]) == (1, [("42", "", "a", "99")])
-    assert wire.wrote([1, b"=42", b"99", 0], logged_in, ["a"]) == (1, [])
-    # renamed: out of the set under the old key_hash, in under the new one
-    assert wire.wrote([1, "=42", "99", 0], logged_in, ["a", "b"]) == (
-        1,
-        [("42", "a", "", "0"), ("42", "", "b", "99")],
-    )
-    # logged out: removed
-    assert wire.wrote([1, "=42", "0", 0], anonymous, ["a"]) == (1, [("42", "a", "", "0")])
-    assert wire.removed(b"42", "a") == [("42", "a", "", "0")]
-    assert wire.removed(None, "a") == []
-    (index,) = wire.index_calls(PREFIX, [("42", "a", "", "0")])
+def test_only_a_full_write_or_a_change_of_session_expiry_sets_the_lifetime() -> None:
+    assert wire.owns_lifetime(None)
+    assert wire.owns_lifetime(Delta({"_session_expiry": "2"}, frozenset()))
+    assert wire.owns_lifetime(Delta({}, frozenset({"_session_expiry"})))
+    assert not wire.owns_lifetime(Delta({"cart": "[1]"}, frozenset({"x"})))
+    written = record()
+    args = wire.write_args(written, Delta({"cart": "[1]"}, frozenset()), "99")
+    assert args[5:8] == ("0", wire.ms(written.last_seen), "99")  # ARGV[6], [7], [8]
+
+
+def test_write_replies_and_what_the_user_sets_need_after() -> None:
+    assert wire.Written.parse([0, "", "0"]) == wire.Written(0, None, "0")
+    assert wire.Written.parse([1, b"=42", b"99"]) == wire.Written(1, "42", "99")
+    same = wire.Written(1, "42", "99")
+    assert wire.unindex_after(same, "42", "a", "a") is None  # same user, same key_hash
+    assert wire.unindex_after(same, "42", "a", "b") == ("42", "a")  # renamed
+    assert wire.unindex_after(same, None, "a", "a") == ("42", "a")  # logged out in place
+    assert wire.unindex_after(same, "43", "a", "a") == ("42", "a")  # another user
+    assert wire.unindex_after(wire.Written(0, None, "0"), "42", "a", "b") is None
+    assert wire.removed([1, b"42"]) == (True, "42")
+    assert wire.removed([0, b""]) == (False, None)
+    index = wire.index_call(PREFIX, "42", remove="a")
     assert index == wire.Call(wire.INDEX, ("wire:user:42",), ("a", "", "0"))
     assert index.argv == (1, "wire:user:42", "a", "", "0")
 
@@ -120,16 +134,22 @@ def test_fetch_answers_the_record_before_the_touch_and_the_sets_renewal(
     key_hash = hash_key("c")
     now = time.time()
     soon = record(expires=now + 1, deadline=None)
-    call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], soon, None))
-    r.hset(
-        wire.session_key_name(PREFIX, key_hash), "#index", 1
-    )  # the set expires before the touch
-    fetched, ops = wire.fetched(call(r, wire.fetch_call(PREFIX, key_hash, now)), key_hash)  # type: ignore[arg-type]
-    assert fetched is not None and abs(fetched.expires - soon.expires) < 0.001
-    ((user, removed, added, until),) = ops  # the touch outlived the set: renew it
-    assert (user, removed, added) == ("42", "", key_hash)
-    assert int(until) == int(wire.ms(now)) + 2 * 60_000  # the touched expiry + the age
-    assert wire.fetched(call(r, wire.fetch_call(PREFIX, "0" * 64, now)), "0" * 64) == (None, [])  # type: ignore[arg-type]
+    call(r, wire.write_call(wire.INSERT, PREFIX, [key_hash], soon, None, wire.index_bound(soon)))
+    name = wire.session_key_name(PREFIX, key_hash)
+    r.hset(name, "#index", wire.ms(now + 2))  # the set is known to live 2 s, not 60
+    got = wire.fetched(call(r, wire.fetch_call(PREFIX, key_hash, now)), key_hash)  # type: ignore[arg-type]
+    assert got.record is not None and abs(got.record.expires - soon.expires) < 0.001
+    assert got.indexed == wire.Indexed(key_hash, "42", int(wire.ms(now + 2)))
+    # The touch went no further than the set is known to live, and asks for its renewal.
+    assert r.hget(name, "#expires") == wire.ms(now + 2).encode()
+    assert int(got.renew) == int(wire.ms(now)) + 2 * 60_000  # the touched expiry + the age
+    call(r, wire.touch_call(PREFIX, key_hash, "42", got.renew, now))
+    assert r.hget(name, "#index") == got.renew.encode()
+    assert r.hget(name, "#expires") == wire.ms(now + 60).encode()
+    assert r.pexpiretime(name) == int(wire.ms(now + 60))
+    assert wire.fetched(call(r, wire.fetch_call(PREFIX, "0" * 64, now)), "0" * 64) == (  # type: ignore[arg-type]
+        wire.Fetched(None, None)
+    )
 
 
 def test_unreadable_or_metadata_less_hashes_decode_to_nothing(
