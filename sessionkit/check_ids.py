@@ -49,6 +49,7 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
     "E012": _error("RESAVE, SAVE_UNINITIALIZED or ROLLING is not a bool"),
     "E013": _error("PROXY is not True, False or None"),
     "E014": _error("COOKIE['SECURE'] is not a bool or 'auto', or COOKIE['HTTPONLY'] not a bool"),
+    "E015": _error("the cache store on a cache it cannot read without unpickling"),
     "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),
     "W003": _warning("sessionkit is installed without its middleware"),
     "W010": _warning("the cookie is not Secure", deploy=True),

@@ -475,6 +475,59 @@ def test_good_redis_store_setting_gives_no_message() -> None:
         assert [m.id for m in check_settings()] == []
 
 
+def cache_store_on(backend: str, **options: Any) -> dict[str, Any]:
+    """Settings for the cache store on a ``sessions`` cache of ``backend``."""
+    cache = {"BACKEND": backend, "LOCATION": "127.0.0.1:1", **options}
+    return {
+        "SESSION_ENGINE": "sessionkit.backends.cache",
+        "SESSION_CACHE_ALIAS": "sessions",
+        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+    } | {"CACHES": {"sessions": cache}}
+
+
+@pytest.mark.parametrize(
+    ("backend", "options"),
+    [
+        ("django.core.cache.backends.locmem.LocMemCache", {}),
+        ("django.core.cache.backends.redis.RedisCache", {}),
+        ("django_redis.cache.RedisCache", {}),
+        (
+            "django_redis.cache.RedisCache",
+            {"OPTIONS": {"SERIALIZER": "django_redis.serializers.json.JSONSerializer"}},
+        ),
+    ],
+)
+def test_cache_store_on_a_cache_it_reads_as_bytes_gives_no_message(
+    backend: str, options: dict[str, Any]
+) -> None:
+    assert sessionkit_messages(**cache_store_on(backend, **options)) == []
+
+
+@pytest.mark.parametrize(
+    ("backend", "options"),
+    [
+        ("django.core.cache.backends.filebased.FileBasedCache", {}),
+        ("django.core.cache.backends.db.DatabaseCache", {}),
+        ("django.core.cache.backends.dummy.DummyCache", {}),
+        (
+            "django_redis.cache.RedisCache",
+            {"OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}},
+        ),
+    ],
+)
+def test_cache_store_on_a_cache_that_would_unpickle_is_e015(
+    backend: str, options: dict[str, Any]
+) -> None:
+    messages = sessionkit_messages(**cache_store_on(backend, **options))
+    assert_reported(messages, "sessionkit.E015")
+    assert "'sessions'" in messages[0].msg
+
+
+def test_the_e015_check_is_only_for_the_cache_store() -> None:
+    settings = cache_store_on("django.core.cache.backends.db.DatabaseCache")
+    assert sessionkit_messages(**{**settings, "SESSION_ENGINE": "sessionkit.backends.db"}) == []
+
+
 # --- the id table -----------------------------------------------------------------------------
 
 
@@ -501,6 +554,10 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "E012": {"SESSIONKIT": {"ROLLING": "true"}},
     "E013": {"SESSIONKIT": {"PROXY": "yes"}},
     "E014": {"SESSIONKIT": {"COOKIE": {"SECURE": "yes"}}},
+    "E015": {
+        "SESSION_ENGINE": "sessionkit.backends.cache",
+        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache"}},
+    },
     "W001": {
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSIONKIT": {"ABSOLUTE_TIMEOUT": 3600},
