@@ -213,6 +213,40 @@ def test_cookie_name_with_a_separator_or_space_is_e006(char: str) -> None:
     assert_reported(messages, "sessionkit.E006")
 
 
+@pytest.mark.parametrize("char", [*'()<>@:\\"/[]?{}', "\x7f", "ö", "\u2028"])
+def test_cookie_name_outside_rfc_6265_tokens_is_e006(char: str) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"NAME": f"sess{char}id"})
+    assert_reported(messages, "sessionkit.E006")
+
+
+@pytest.mark.parametrize(
+    "sessionkit",
+    [
+        {"NAME": "__Host-sid"},
+        {"NAME": "__Host-sid", "COOKIE": {"SECURE": "auto"}},
+        {"NAME": "__Host-sid", "COOKIE": {"SECURE": True, "PATH": "/app"}},
+        {"NAME": "__host-sid", "COOKIE": {"SECURE": True, "DOMAIN": "example.com"}},
+    ],
+)
+def test_host_prefixed_name_without_secure_root_path_and_no_domain_is_e016(
+    sessionkit: dict[str, Any],
+) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT=sessionkit), "sessionkit.E016")
+
+
+def test_host_prefixed_name_from_django_settings_is_checked_too() -> None:
+    messages = sessionkit_messages(SESSION_COOKIE_NAME="__Host-sessionid")
+    assert_reported(messages, "sessionkit.E016")
+    fine = sessionkit_messages(SESSION_COOKIE_NAME="__Host-sessionid", SESSION_COOKIE_SECURE=True)
+    assert fine == []
+
+
+@pytest.mark.parametrize("secure", [False, "auto"])
+def test_secure_prefixed_name_without_secure_true_is_e017(secure: object) -> None:
+    sessionkit = {"NAME": "__Secure-sid", "COOKIE": {"SECURE": secure}}
+    assert_reported(sessionkit_messages(SESSIONKIT=sessionkit), "sessionkit.E017")
+
+
 @pytest.mark.parametrize("char", BAD_TOKEN_CHARS)
 def test_cookie_path_with_a_separator_or_space_is_e006(char: str) -> None:
     messages = sessionkit_messages(SESSIONKIT={"COOKIE": {"PATH": f"/app{char}x"}})
@@ -450,12 +484,11 @@ def test_arbitrary_settings_never_make_the_checks_raise(raw: dict[Any, Any]) -> 
 
 
 @given(name=st.text(min_size=1, max_size=10))
-def test_a_cookie_name_is_accepted_only_without_separators(name: str) -> None:
+def test_a_cookie_name_is_accepted_only_if_it_is_an_rfc_6265_token(name: str) -> None:
     with override_settings(SESSIONKIT={"NAME": name}):
         reported = "sessionkit.E006" in ids(check_settings())
-    has_bad = any(c in name for c in ";,=") or any(c.isspace() or ord(c) < 32 for c in name)
-    if has_bad:
-        assert reported
+    token = all(33 <= ord(c) <= 126 and c not in '()<>@,;:\\"/[]?={}' for c in name)
+    assert reported == (not token)
 
 
 @pytest.mark.parametrize(
@@ -558,6 +591,8 @@ TRIGGERS: dict[str, dict[str, Any]] = {
         "SESSION_ENGINE": "sessionkit.backends.cache",
         "CACHES": {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache"}},
     },
+    "E016": {"SESSIONKIT": {"NAME": "__Host-sid"}},
+    "E017": {"SESSIONKIT": {"NAME": "__Secure-sid"}},
     "W001": {
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSIONKIT": {"ABSOLUTE_TIMEOUT": 3600},
