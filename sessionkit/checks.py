@@ -80,9 +80,10 @@ def _cache_store_messages() -> list[checks.CheckMessage]:
             message(
                 "E015",
                 f"SESSION_CACHE_ALIAS {alias!r} cannot hold sessions: {exc}.",
-                "Point SESSION_CACHE_ALIAS at a django_redis.cache.RedisCache, "
-                "django.core.cache.backends.redis.RedisCache or (one process) LocMemCache "
-                "cache, or use SESSION_ENGINE = 'sessionkit.backends.db' or '.redis'.",
+                "Point SESSION_CACHE_ALIAS at a django-redis cache, Django's RedisCache, a "
+                "PyMemcacheCache with OPTIONS {'serde': "
+                "sessionkit.backends.memcached_serde.BytesSerde()}, or (one process) "
+                "LocMemCache; or use SESSION_ENGINE 'sessionkit.backends.db' or '.redis'.",
             )
         ]
     return []

@@ -27,6 +27,7 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sessionkit.backends.memcached_serde import BytesSerde
 from sessionkit.check_ids import CHECK_IDS, RETIRED
 from sessionkit.checks import check_deploy, check_settings
 from sessionkit.conf import Problem
@@ -528,6 +529,10 @@ def cache_store_on(backend: str, **options: Any) -> dict[str, Any]:
             "django_redis.cache.RedisCache",
             {"OPTIONS": {"SERIALIZER": "django_redis.serializers.json.JSONSerializer"}},
         ),
+        (
+            "django.core.cache.backends.memcached.PyMemcacheCache",
+            {"OPTIONS": {"serde": BytesSerde()}},
+        ),
     ],
 )
 def test_cache_store_on_a_cache_it_reads_as_bytes_gives_no_message(
@@ -542,6 +547,7 @@ def test_cache_store_on_a_cache_it_reads_as_bytes_gives_no_message(
         ("django.core.cache.backends.filebased.FileBasedCache", {}),
         ("django.core.cache.backends.db.DatabaseCache", {}),
         ("django.core.cache.backends.dummy.DummyCache", {}),
+        ("django.core.cache.backends.memcached.PyMemcacheCache", {}),
         (
             "django_redis.cache.RedisCache",
             {"OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}},

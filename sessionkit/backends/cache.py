@@ -1,4 +1,4 @@
-"""A store over a Django cache (locmem, Django's RedisCache, django-redis).
+"""A store over a Django cache (locmem, Django's RedisCache, django-redis, memcached).
 
 Sessions are JSON bytes written and read beneath the cache API (:mod:`.raw_cache`), because
 ``cache.get`` would unpickle whatever the cache holds: a value that is not our JSON (planted

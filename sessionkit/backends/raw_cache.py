@@ -6,7 +6,9 @@ serializer), and memcached for any item whose flags say "pickled" (pymemcache, p
 Whoever can write to the cache server would then run code in the app on the next read. So
 the cache store never calls ``cache.get`` / ``cache.set``: it reads and writes bytes through
 the layer beneath, one small adapter per cache family here, and a cache without one is
-refused (:class:`UnsafeCache`, the system check ``sessionkit.E015``).
+refused (:class:`UnsafeCache`, the system check ``sessionkit.E015``). Memcached is used
+through Django's own pymemcache client once its alias has a serde that never unpickles
+(:class:`~sessionkit.backends.memcached_serde.BytesSerde`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from typing import Any, Protocol
 
 from django.core.cache import BaseCache
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import PyMemcacheCache
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.exceptions import ImproperlyConfigured
+
+from sessionkit.backends.memcached_serde import BytesSerde
 
 
 class UnsafeCache(ImproperlyConfigured):
@@ -103,6 +108,32 @@ class LocMemBytes:
         self._cache.delete(key)  # never reads the value
 
 
+class MemcachedBytes:
+    """Django's pymemcache client for an alias whose serde is :class:`BytesSerde`: it already
+    stores and returns bytes, so the cache API is safe; ``replace`` is the client's own."""
+
+    def __init__(self, cache: PyMemcacheCache) -> None:
+        self._cache = cache
+
+    def get(self, key: str) -> bytes | None:
+        value: bytes | None = self._cache.get(key)
+        return value
+
+    def add(self, key: str, value: bytes, timeout: int) -> bool:
+        return self._cache.add(key, value, timeout)
+
+    def replace(self, key: str, value: bytes, timeout: int) -> bool:
+        client: Any = self._cache._cache  # type: ignore[attr-defined]
+        expire = self._cache.get_backend_timeout(timeout)  # over 30 days: a timestamp
+        return bool(client.replace(self._cache.make_and_validate_key(key), value, expire))
+
+    def touch(self, key: str, timeout: int) -> bool:
+        return self._cache.touch(key, timeout)
+
+    def delete(self, key: str) -> None:
+        self._cache.delete(key)
+
+
 def raw_cache(cache: BaseCache) -> RawCache:
     """The byte-level adapter for ``cache``; :class:`UnsafeCache` if it has none."""
     if type(cache) is LocMemCache:
@@ -110,6 +141,15 @@ def raw_cache(cache: BaseCache) -> RawCache:
     if type(cache) is DjangoRedisCache:
         inner: Any = cache._cache
         return RedisBytes(lambda: inner.get_client(write=True), cache.make_and_validate_key)
+    if type(cache) is PyMemcacheCache:
+        if isinstance(cache._options.get("serde"), BytesSerde):  # type: ignore[attr-defined]
+            return MemcachedBytes(cache)
+        raise UnsafeCache(
+            "the cache store cannot use PyMemcacheCache with pymemcache's pickle_serde, which "
+            "unpickles any item flagged as a pickle, so whoever can write to memcached could "
+            "run code in the app; give this alias OPTIONS {'serde': "
+            "sessionkit.backends.memcached_serde.BytesSerde()}"
+        )
     django_redis_client = _django_redis_client(cache)
     if django_redis_client is not None:
         return RedisBytes(

@@ -1,18 +1,22 @@
 """The cache store: Django's session suite, and no pickle in either direction.
 
 Every cache it accepts is tested on its real storage: locmem in this process, django-redis
-(its default, pickling serializer) and Django's own ``RedisCache`` on a real Redis. A value
+(its default, pickling serializer) and Django's own ``RedisCache`` on a real Redis, and
+Django's ``PyMemcacheCache`` (with sessionkit's ``BytesSerde``) on a real memcached. A value
 planted under a session's key by whoever can write to the cache is written the way an
 attacker would write it: straight into the storage, as the bytes of a pickle that runs code.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import pickle
+import unittest
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -22,9 +26,11 @@ from django.test import Client, SimpleTestCase, override_settings
 
 from sessionkit.backends.base import hash_key
 from sessionkit.backends.cache import KEY_PREFIX, SessionStore
+from sessionkit.backends.memcached_serde import BytesSerde
 from sessionkit.backends.raw_cache import UnsafeCache
 from tests.backends.conformance import SessionTestsMixin
 from tests.helpers import cookie_header, set_cookie
+from tests.servers.memcached import find_memcached, memcached_location
 
 ENGINE = "sessionkit.backends.cache"
 
@@ -37,6 +43,39 @@ class CacheStoreConformanceTests(SessionTestsMixin, SimpleTestCase):
 @override_settings(SESSION_CACHE_ALIAS="redis")
 class CacheStoreOnDjangoRedisConformanceTests(SessionTestsMixin, SimpleTestCase):
     backend = SessionStore
+
+
+def memcached_missing() -> str | None:
+    """Why the memcached tests cannot run here, or ``None``."""
+    if importlib.util.find_spec("pymemcache") is None:
+        return "pymemcache is not installed"
+    if find_memcached() is None:
+        return "no memcached on PATH (apt-get install memcached)"
+    return None
+
+
+def memcached_cache() -> dict[str, Any]:
+    """A ``CACHES`` entry for sessions on the test memcached."""
+    return {
+        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "LOCATION": memcached_location(),
+        "OPTIONS": {"serde": BytesSerde()},
+    }
+
+
+class CacheStoreOnMemcachedConformanceTests(SessionTestsMixin, SimpleTestCase):
+    backend = SessionStore
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        missing = memcached_missing()
+        if missing is not None:
+            raise unittest.SkipTest(missing)
+        super().setUpClass()
+        cache_settings = {**settings.CACHES, "memcached": memcached_cache()}
+        cls.enterClassContext(
+            override_settings(CACHES=cache_settings, SESSION_CACHE_ALIAS="memcached")
+        )
 
 
 class RunsCode:
@@ -54,6 +93,7 @@ class RunsCode:
         "locmem",
         pytest.param("django-redis", marks=pytest.mark.redis),
         pytest.param("django", marks=pytest.mark.redis),
+        "memcached",
     ]
 )
 def cache_alias(request: pytest.FixtureRequest) -> Iterator[str]:
@@ -61,6 +101,18 @@ def cache_alias(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "locmem":
         with override_settings(SESSION_ENGINE=ENGINE, SESSION_CACHE_ALIAS="default"):
             yield "default"
+        return
+    if request.param == "memcached":
+        missing = memcached_missing()
+        if missing is not None:
+            pytest.skip(missing)
+        cache_settings = {**settings.CACHES, "memcached": memcached_cache()}
+        with override_settings(
+            CACHES=cache_settings, SESSION_ENGINE=ENGINE, SESSION_CACHE_ALIAS="memcached"
+        ):
+            caches["memcached"].clear()
+            yield "memcached"
+            caches["memcached"].close()
         return
     url: str = request.getfixturevalue("redis_server")
     request.getfixturevalue("redis_client")  # flushed
@@ -76,14 +128,31 @@ def cache_alias(request: pytest.FixtureRequest) -> Iterator[str]:
         caches["sessions"].close()
 
 
+def memcached_client() -> Any:
+    from pymemcache.client.base import Client
+
+    host, port = memcached_location().split(":")
+    return Client((host, int(port)))
+
+
 def plant(alias: str, name: str, payload: bytes) -> None:
     """Write ``payload`` under the cache key ``name`` as someone with access to the cache
-    (not to the app) would: into locmem's dict, or with a plain Redis client."""
+    (not to the app) would: into locmem's dict, or with a plain Redis or memcached client
+    (flagged as a pickle, as pymemcache's own pickle_serde would flag it)."""
     cache = caches[alias]
     key = cache.make_and_validate_key(name)
     if alias == "default":
         with cache._lock:  # type: ignore[attr-defined]
             cache._set(key, payload, 60)  # type: ignore[attr-defined]
+        return
+    if alias == "memcached":
+        from pymemcache.serde import FLAG_PICKLE
+
+        client = memcached_client()
+        try:
+            client.set(key, payload, expire=60, flags=FLAG_PICKLE, noreply=False)
+        finally:
+            client.close()
         return
     location = settings.CACHES[alias]["LOCATION"]
     with redis.Redis.from_url(location) as r:
@@ -96,6 +165,12 @@ def stored_bytes(alias: str, session_key: str) -> bytes | None:
     if alias == "default":
         stored: bytes | None = cache._cache.get(key)  # type: ignore[attr-defined]
         return stored
+    if alias == "memcached":
+        client = memcached_client()
+        try:
+            return client.get(key)  # type: ignore[no-any-return]
+        finally:
+            client.close()
     with redis.Redis.from_url(settings.CACHES[alias]["LOCATION"]) as r:
         return r.get(key)  # type: ignore[no-any-return]
 
