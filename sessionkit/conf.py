@@ -276,7 +276,8 @@ def _cookie_name(p: _Parser, raw: Mapping[str, Any]) -> str:
         "E006",
         f"{where} is {value!r}: a cookie name must be a non-empty RFC 6265 token (ASCII "
         "letters, digits and ! # $ % & ' * + - . ^ _ ` | ~ only).",
-        f"Choose a plain name for {where}, e.g. '__Host-sessionid'.",
+        f"Choose a plain name for {where}, e.g. 'sessionid' ('__Host-sessionid' with "
+        "SECURE=True).",
     )
     return "sessionid"
 
