@@ -40,7 +40,10 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
     "E003": _error("SECRET is empty, not a string / list of strings, or not UTF-8"),
     "E004": _error("COOKIE['SAMESITE'] is not one of Django's spellings"),
     "E005": _error("SAMESITE='None' without a Secure cookie"),
-    "E006": _error("the cookie name, path or domain contains ; , = spaces or control chars"),
+    "E006": _error(
+        "the cookie name is not an RFC 6265 token, or its path or domain contains "
+        "; , = spaces or control chars"
+    ),
     "E007": _error("GENID cannot be imported or is not callable"),
     "E008": _error("MAX_AGE, ABSOLUTE_TIMEOUT or SESSION_COOKIE_AGE is not a positive int"),
     "E009": _error("COOKIE is not a dict, or has an unknown key"),
@@ -49,6 +52,9 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
     "E012": _error("RESAVE, SAVE_UNINITIALIZED or ROLLING is not a bool"),
     "E013": _error("PROXY is not True, False or None"),
     "E014": _error("COOKIE['SECURE'] is not a bool or 'auto', or COOKIE['HTTPONLY'] not a bool"),
+    "E015": _error("the cache store on a cache it cannot read without unpickling"),
+    "E016": _error("a __Host- cookie name without SECURE=True, PATH='/' and no DOMAIN"),
+    "E017": _error("a __Secure- cookie name without SECURE=True"),
     "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),
     "W003": _warning("sessionkit is installed without its middleware"),
     "W010": _warning("the cookie is not Secure", deploy=True),

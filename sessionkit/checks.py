@@ -37,6 +37,8 @@ def check_settings(
         )
     if engine == "sessionkit.backends.redis":
         messages += _redis_store_messages()
+    if engine == "sessionkit.backends.cache":
+        messages += _cache_store_messages()
     if "sessionkit.middleware.SessionMiddleware" not in settings.MIDDLEWARE:
         messages.append(
             message(
@@ -63,6 +65,28 @@ def _redis_store_messages() -> list[checks.CheckMessage]:
             )
         )
     return messages
+
+
+def _cache_store_messages() -> list[checks.CheckMessage]:
+    from django.core.cache import caches
+
+    from sessionkit.backends.raw_cache import raw_cache
+
+    alias = settings.SESSION_CACHE_ALIAS
+    try:
+        raw_cache(caches[alias])
+    except Exception as exc:  # UnsafeCache, or a cache that cannot even be built
+        return [
+            message(
+                "E015",
+                f"SESSION_CACHE_ALIAS {alias!r} cannot hold sessions: {exc}.",
+                "Point SESSION_CACHE_ALIAS at a django-redis cache, Django's RedisCache, a "
+                "PyMemcacheCache with OPTIONS {'serde': "
+                "sessionkit.backends.memcached_serde.BytesSerde()}, or (one process) "
+                "LocMemCache; or use SESSION_ENGINE 'sessionkit.backends.db' or '.redis'.",
+            )
+        ]
+    return []
 
 
 def check_deploy(

@@ -42,6 +42,8 @@ COOKIE_KEYS = frozenset({"MAX_AGE", "SECURE", "HTTPONLY", "SAMESITE", "DOMAIN", 
 SAMESITE_VALUES: tuple[object, ...] = ("Lax", "Strict", "None", False, None)
 # Characters that would split or break a Set-Cookie header (CONTRACT section 2).
 _BAD_TOKEN = re.compile(r"[;,=\s\x00-\x1f\x7f]")
+# A cookie name is an RFC 6265 token: visible ASCII but the separators ()<>@,;:\"/[]?={}.
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 @dataclass(frozen=True)
@@ -263,18 +265,60 @@ def _cookie(p: _Parser, raw: Any, idle: int) -> CookieSettings:
     return CookieSettings(max_age, secure, httponly, samesite, domain, path)
 
 
+def _cookie_name(p: _Parser, raw: Mapping[str, Any]) -> str:
+    """``NAME`` (or ``SESSION_COOKIE_NAME``) if it is an RFC 6265 token: any other name makes
+    ``http.cookies`` raise on every response that sets it."""
+    where = "SESSIONKIT['NAME']" if "NAME" in raw else "SESSION_COOKIE_NAME"
+    value = raw.get("NAME", settings.SESSION_COOKIE_NAME)
+    if isinstance(value, str) and _COOKIE_NAME.fullmatch(value):
+        return value
+    p.error(
+        "E006",
+        f"{where} is {value!r}: a cookie name must be a non-empty RFC 6265 token (ASCII "
+        "letters, digits and ! # $ % & ' * + - . ^ _ ` | ~ only).",
+        f"Choose a plain name for {where}, e.g. 'sessionid' ('__Host-sessionid' with "
+        "SECURE=True).",
+    )
+    return "sessionid"
+
+
+def _check_name_prefix(p: _Parser, name: str, cookie: CookieSettings) -> None:
+    """Browsers drop a ``__Host-`` / ``__Secure-`` cookie (prefixes matched ignoring case)
+    set without the attributes its prefix promises, so the session would never stick.
+    ``SECURE='auto'`` is not enough: a plain-HTTP request would get it without Secure."""
+    lowered = name.lower()
+    if lowered.startswith("__host-"):
+        wrong = [
+            *([f"SECURE is {cookie.secure!r}"] if cookie.secure is not True else []),
+            *([f"PATH is {cookie.path!r}"] if cookie.path != "/" else []),
+            *([f"DOMAIN is {cookie.domain!r}"] if cookie.domain is not None else []),
+        ]
+        if wrong:
+            p.error(
+                "E016",
+                f"The cookie name {name!r} has the __Host- prefix, which browsers accept only "
+                f"with Secure, Path=/ and no Domain, but {', '.join(wrong)}.",
+                "Set SESSIONKIT['COOKIE'] = {'SECURE': True, 'PATH': '/', 'DOMAIN': None} "
+                "(or the SESSION_COOKIE_* settings), or drop the prefix.",
+            )
+    elif lowered.startswith("__secure-") and cookie.secure is not True:
+        p.error(
+            "E017",
+            f"The cookie name {name!r} has the __Secure- prefix, which browsers accept only "
+            f"with the Secure attribute, but SECURE is {cookie.secure!r}.",
+            "Set SESSIONKIT['COOKIE']['SECURE'] = True (with 'auto' a request over plain "
+            "HTTP gets the cookie without Secure, and the browser drops it), or drop the "
+            "prefix.",
+        )
+
+
 def parse(raw: Any) -> SessionKitSettings:
     """Build the settings object from a raw ``SESSIONKIT`` value; never raises."""
     p = _Parser()
     raw = p.mapping(raw, "SESSIONKIT", TOP_LEVEL_KEYS, "E001")
 
     keys, explicit = _secrets(p, raw)
-    name = p.token(
-        raw.get("NAME", settings.SESSION_COOKIE_NAME),
-        "SESSIONKIT['NAME']",
-        "sessionid",
-        allow_none=False,
-    )
+    name = _cookie_name(p, raw)
     proxy = raw.get("PROXY")
     if proxy is not None and not isinstance(proxy, bool):
         p.error(
@@ -306,6 +350,7 @@ def parse(raw: Any) -> SessionKitSettings:
         )
         idle = 1209600
     cookie = _cookie(p, raw.get("COOKIE"), idle)
+    _check_name_prefix(p, name, cookie)
     return SessionKitSettings(
         keys=keys,
         secret_is_explicit=explicit,

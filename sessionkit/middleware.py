@@ -198,7 +198,8 @@ def interrupted_on_update_error() -> Iterator[None]:
 def finish(
     request: HttpRequest, response: HttpResponseBase, state: RequestSession, todo: Plan
 ) -> HttpResponseBase:
-    """Set or clear the cookie as planned, with ``Vary`` and ``Cache-Control``."""
+    """Set or clear the cookie as planned, with ``Vary`` and ``Cache-Control``. Clearing is
+    ``private`` too: a shared cache replaying a logout response would log others out."""
     conf, session = state.conf, state.session
     cookie_conf = conf.cookie
     vary = session.accessed
@@ -227,6 +228,7 @@ def finish(
             domain=cookie_conf.domain,
             samesite=cookie_conf.samesite or None,
         )
+        patch_cache_control(response, private=True)
         vary = True
     if vary:
         patch_vary_headers(response, ("Cookie",))

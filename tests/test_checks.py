@@ -27,6 +27,7 @@ from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sessionkit.backends.memcached_serde import BytesSerde
 from sessionkit.check_ids import CHECK_IDS, RETIRED
 from sessionkit.checks import check_deploy, check_settings
 from sessionkit.conf import Problem
@@ -211,6 +212,40 @@ def test_samesite_none_from_django_settings_without_secure_is_e005() -> None:
 def test_cookie_name_with_a_separator_or_space_is_e006(char: str) -> None:
     messages = sessionkit_messages(SESSIONKIT={"NAME": f"sess{char}id"})
     assert_reported(messages, "sessionkit.E006")
+
+
+@pytest.mark.parametrize("char", [*'()<>@:\\"/[]?{}', "\x7f", "ö", "\u2028"])
+def test_cookie_name_outside_rfc_6265_tokens_is_e006(char: str) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"NAME": f"sess{char}id"})
+    assert_reported(messages, "sessionkit.E006")
+
+
+@pytest.mark.parametrize(
+    "sessionkit",
+    [
+        {"NAME": "__Host-sid"},
+        {"NAME": "__Host-sid", "COOKIE": {"SECURE": "auto"}},
+        {"NAME": "__Host-sid", "COOKIE": {"SECURE": True, "PATH": "/app"}},
+        {"NAME": "__host-sid", "COOKIE": {"SECURE": True, "DOMAIN": "example.com"}},
+    ],
+)
+def test_host_prefixed_name_without_secure_root_path_and_no_domain_is_e016(
+    sessionkit: dict[str, Any],
+) -> None:
+    assert_reported(sessionkit_messages(SESSIONKIT=sessionkit), "sessionkit.E016")
+
+
+def test_host_prefixed_name_from_django_settings_is_checked_too() -> None:
+    messages = sessionkit_messages(SESSION_COOKIE_NAME="__Host-sessionid")
+    assert_reported(messages, "sessionkit.E016")
+    fine = sessionkit_messages(SESSION_COOKIE_NAME="__Host-sessionid", SESSION_COOKIE_SECURE=True)
+    assert fine == []
+
+
+@pytest.mark.parametrize("secure", [False, "auto"])
+def test_secure_prefixed_name_without_secure_true_is_e017(secure: object) -> None:
+    sessionkit = {"NAME": "__Secure-sid", "COOKIE": {"SECURE": secure}}
+    assert_reported(sessionkit_messages(SESSIONKIT=sessionkit), "sessionkit.E017")
 
 
 @pytest.mark.parametrize("char", BAD_TOKEN_CHARS)
@@ -450,12 +485,11 @@ def test_arbitrary_settings_never_make_the_checks_raise(raw: dict[Any, Any]) -> 
 
 
 @given(name=st.text(min_size=1, max_size=10))
-def test_a_cookie_name_is_accepted_only_without_separators(name: str) -> None:
+def test_a_cookie_name_is_accepted_only_if_it_is_an_rfc_6265_token(name: str) -> None:
     with override_settings(SESSIONKIT={"NAME": name}):
         reported = "sessionkit.E006" in ids(check_settings())
-    has_bad = any(c in name for c in ";,=") or any(c.isspace() or ord(c) < 32 for c in name)
-    if has_bad:
-        assert reported
+    token = all(33 <= ord(c) <= 126 and c not in '()<>@,;:\\"/[]?={}' for c in name)
+    assert reported == (not token)
 
 
 @pytest.mark.parametrize(
@@ -473,6 +507,64 @@ def test_good_redis_store_setting_gives_no_message() -> None:
         SESSION_ENGINE="sessionkit.backends.redis", SESSIONKIT_REDIS={"PREFIX": "app:"}
     ):
         assert [m.id for m in check_settings()] == []
+
+
+def cache_store_on(backend: str, **options: Any) -> dict[str, Any]:
+    """Settings for the cache store on a ``sessions`` cache of ``backend``."""
+    cache = {"BACKEND": backend, "LOCATION": "127.0.0.1:1", **options}
+    return {
+        "SESSION_ENGINE": "sessionkit.backends.cache",
+        "SESSION_CACHE_ALIAS": "sessions",
+        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
+    } | {"CACHES": {"sessions": cache}}
+
+
+@pytest.mark.parametrize(
+    ("backend", "options"),
+    [
+        ("django.core.cache.backends.locmem.LocMemCache", {}),
+        ("django.core.cache.backends.redis.RedisCache", {}),
+        ("django_redis.cache.RedisCache", {}),
+        (
+            "django_redis.cache.RedisCache",
+            {"OPTIONS": {"SERIALIZER": "django_redis.serializers.json.JSONSerializer"}},
+        ),
+        (
+            "django.core.cache.backends.memcached.PyMemcacheCache",
+            {"OPTIONS": {"serde": BytesSerde()}},
+        ),
+    ],
+)
+def test_cache_store_on_a_cache_it_reads_as_bytes_gives_no_message(
+    backend: str, options: dict[str, Any]
+) -> None:
+    assert sessionkit_messages(**cache_store_on(backend, **options)) == []
+
+
+@pytest.mark.parametrize(
+    ("backend", "options"),
+    [
+        ("django.core.cache.backends.filebased.FileBasedCache", {}),
+        ("django.core.cache.backends.db.DatabaseCache", {}),
+        ("django.core.cache.backends.dummy.DummyCache", {}),
+        ("django.core.cache.backends.memcached.PyMemcacheCache", {}),
+        (
+            "django_redis.cache.RedisCache",
+            {"OPTIONS": {"CLIENT_CLASS": "django_redis.client.ShardClient"}},
+        ),
+    ],
+)
+def test_cache_store_on_a_cache_that_would_unpickle_is_e015(
+    backend: str, options: dict[str, Any]
+) -> None:
+    messages = sessionkit_messages(**cache_store_on(backend, **options))
+    assert_reported(messages, "sessionkit.E015")
+    assert "'sessions'" in messages[0].msg
+
+
+def test_the_e015_check_is_only_for_the_cache_store() -> None:
+    settings = cache_store_on("django.core.cache.backends.db.DatabaseCache")
+    assert sessionkit_messages(**{**settings, "SESSION_ENGINE": "sessionkit.backends.db"}) == []
 
 
 # --- the id table -----------------------------------------------------------------------------
@@ -501,6 +593,12 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "E012": {"SESSIONKIT": {"ROLLING": "true"}},
     "E013": {"SESSIONKIT": {"PROXY": "yes"}},
     "E014": {"SESSIONKIT": {"COOKIE": {"SECURE": "yes"}}},
+    "E015": {
+        "SESSION_ENGINE": "sessionkit.backends.cache",
+        "CACHES": {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache"}},
+    },
+    "E016": {"SESSIONKIT": {"NAME": "__Host-sid"}},
+    "E017": {"SESSIONKIT": {"NAME": "__Secure-sid"}},
     "W001": {
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSIONKIT": {"ABSOLUTE_TIMEOUT": 3600},

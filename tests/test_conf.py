@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.test import override_settings
+from django.http import HttpResponse
+from django.test import Client, override_settings
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -292,6 +293,11 @@ def test_settings_object_is_immutable() -> None:
         ({"NAME": "sid;admin=1"}, "name", "sessionid"),
         ({"NAME": ""}, "name", "sessionid"),
         ({"NAME": 5}, "name", "sessionid"),
+        ({"NAME": "sess(id)"}, "name", "sessionid"),
+        ({"NAME": "app/session"}, "name", "sessionid"),
+        ({"NAME": "sid:1"}, "name", "sessionid"),
+        ({"NAME": "séance"}, "name", "sessionid"),
+        ({"NAME": "sid\x7f"}, "name", "sessionid"),
     ],
 )
 def test_invalid_top_level_value_falls_back_without_raising(
@@ -301,6 +307,70 @@ def test_invalid_top_level_value_falls_back_without_raising(
         conf = get_settings()
         assert getattr(conf, attribute) == expected
         assert conf.problems
+
+
+@given(name=st.text(min_size=1, max_size=12))
+@example(name="sess(id")
+@example(name="sessiön")
+@example(name="a/b")
+def test_every_accepted_cookie_name_can_be_set_by_django(name: str) -> None:
+    """The name in force is one ``http.cookies`` accepts: no response that sets it is a 500."""
+    with override_settings(SESSIONKIT={"NAME": name}):
+        conf = get_settings()
+    response = HttpResponse()
+    response.set_cookie(conf.name, "s%3Avalue")
+    assert response.cookies[conf.name].output()
+    assert (conf.name == name) or conf.problems
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["sess(id)", "session/id", "sessiön"])
+def test_a_cookie_name_outside_rfc_6265_falls_back_instead_of_failing_every_response(
+    client: Client, name: str
+) -> None:
+    with override_settings(SESSIONKIT={"NAME": name}):
+        response = client.get("/write/?x=1")
+    assert response.status_code == 200
+    assert list(response.cookies) == ["sessionid"]
+
+
+@pytest.mark.parametrize(
+    "sessionkit",
+    [
+        {"NAME": "__Host-sid", "COOKIE": {"SECURE": True}},
+        {"NAME": "__host-sid", "COOKIE": {"SECURE": True, "PATH": "/", "DOMAIN": None}},
+        {"NAME": "__Secure-sid", "COOKIE": {"SECURE": True, "DOMAIN": "example.com"}},
+        {"NAME": "__Secure-sid", "COOKIE": {"SECURE": True, "PATH": "/app"}},
+    ],
+)
+def test_prefixed_cookie_names_with_their_attributes_are_accepted(
+    sessionkit: dict[str, Any],
+) -> None:
+    with override_settings(SESSIONKIT=sessionkit):
+        conf = get_settings()
+    assert (conf.name, conf.problems) == (sessionkit["NAME"], ())
+
+
+@pytest.mark.parametrize(
+    ("sessionkit", "words"),
+    [
+        ({"NAME": "__Host-sid"}, "SECURE is False"),
+        ({"NAME": "__Host-sid", "COOKIE": {"SECURE": "auto"}}, "SECURE is 'auto'"),
+        ({"NAME": "__HOST-sid", "COOKIE": {"SECURE": True, "PATH": "/app"}}, "PATH is '/app'"),
+        ({"NAME": "__Host-sid", "COOKIE": {"SECURE": True, "DOMAIN": "a.com"}}, "DOMAIN is"),
+        ({"NAME": "__Secure-sid"}, "SECURE is False"),
+        ({"NAME": "__secure-sid", "COOKIE": {"SECURE": "auto"}}, "SECURE is 'auto'"),
+    ],
+)
+def test_a_prefixed_name_without_its_attributes_is_reported_but_kept(
+    sessionkit: dict[str, Any], words: str
+) -> None:
+    """Browsers would drop such a cookie; the settings stay as given (the check says why)."""
+    with override_settings(SESSIONKIT=sessionkit):
+        conf = get_settings()
+    assert conf.name == sessionkit["NAME"]
+    (problem,) = conf.problems
+    assert words in problem.msg
 
 
 @pytest.mark.parametrize(

@@ -300,6 +300,32 @@ def test_vary_and_cache_control_when_cookie_is_set(client):
     assert "private" in response["Cache-Control"]
 
 
+def test_logout_response_is_private_so_no_shared_cache_replays_it(client):
+    key = stored_session({"x": 1})
+    response = client.get("/flush/", HTTP_COOKIE=cookie_header(key))
+    assert set_cookie(response)["max-age"] == 0
+    assert "private" in response["Cache-Control"]
+    assert "Cookie" in response["Vary"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_async_logout_response_is_private(async_client):
+    key = await sync_to_async(stored_session)({"x": 1})
+    async_client.cookies[NAME] = signed(key)
+    response = await async_client.get("/alogout/")
+    assert set_cookie(response)["max-age"] == 0
+    assert "private" in response["Cache-Control"]
+    assert "Cookie" in response["Vary"]
+    await sync_to_async(connections.close_all)()  # the worker thread's connection
+
+
+def test_clearing_a_cookie_that_led_nowhere_is_private(client):
+    response = client.get("/read/", HTTP_COOKIE=cookie_header("an-id-the-store-never-held"))
+    assert set_cookie(response)["max-age"] == 0
+    assert "private" in response["Cache-Control"]
+    assert "Cookie" in response["Vary"]
+
+
 def test_vary_cookie_when_the_view_only_read_the_session(client):
     response = client.get("/read/")
     assert set_cookie(response) is None

@@ -1,42 +1,47 @@
-"""A store over any Django cache (memcached, locmem, file, Redis via Django's cache...).
+"""A store over a Django cache (locmem, Django's RedisCache, django-redis, memcached).
 
-The cache's own timeout expires sessions, and reads extend it with ``cache.touch`` (so a
-read never re-creates a session that a concurrent logout deleted). Creation uses
-``cache.add`` so an existing id is never overwritten. Updates are read-check-write, not
-atomic: two requests racing on one session are last-writer-wins for the whole session, and
-a logout racing with a write can lose. Use the db or Redis store where that matters.
+Sessions are JSON bytes written and read beneath the cache API (:mod:`.raw_cache`), because
+``cache.get`` would unpickle whatever the cache holds: a value that is not our JSON (planted
+by whoever can write to the cache, or left by another program) is ignored with a warning and
+the request gets a fresh session. The cache's own timeout expires sessions, and reads extend
+it with a touch (so a read never re-creates a session that a concurrent logout deleted).
+Creation is an add, so an existing id is never overwritten; an update writes only over an
+entry that still exists. Updates are read-check-write, not atomic: two requests racing on
+one session are last-writer-wins for the whole session. Use the db or Redis store where
+that matters.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, replace
-from typing import Any
 
 from django.conf import settings
-from django.core.cache import BaseCache, caches
+from django.core.cache import caches
 
 from sessionkit.backends.base import ClientInfo, Record
 from sessionkit.backends.base import SessionStore as BaseStore
+from sessionkit.backends.raw_cache import RawCache, raw_cache
 from sessionkit.session_fields import Delta
+
+logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "sessionkit.cache:"
 
 
-def _pack(record: Record) -> str:
-    """JSON text: the cache never pickles session data (it only stores a string)."""
-    return json.dumps(asdict(record), separators=(",", ":"))
+def _pack(record: Record) -> bytes:
+    """UTF-8 JSON, stored as is: no cache layer pickles it."""
+    return json.dumps(asdict(record), separators=(",", ":")).encode()
 
 
-def _unpack(value: Any) -> Record | None:
-    if not isinstance(value, str):
-        return None
+def _unpack(value: bytes) -> Record | None:
     try:
         fields = json.loads(value)
         fields["client"] = ClientInfo(*fields.get("client", ()))
         return Record(**fields)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError):  # not JSON, or not our record
         return None
 
 
@@ -46,8 +51,8 @@ class SessionStore(BaseStore):
     expires_by_itself = True
 
     @property
-    def _cache(self) -> BaseCache:
-        return caches[settings.SESSION_CACHE_ALIAS]
+    def _cache(self) -> RawCache:
+        return raw_cache(caches[settings.SESSION_CACHE_ALIAS])
 
     @staticmethod
     def _timeout(record: Record, now: float) -> int:
@@ -63,8 +68,22 @@ class SessionStore(BaseStore):
             record = replace(record, expires=max(record.expires, now + 1))
         return record if record.is_live(now) else None
 
+    def _read(self, key_hash: str) -> Record | None:
+        """The stored record, or ``None``; never deserializes anything but JSON."""
+        value = self._cache.get(KEY_PREFIX + key_hash)
+        if value is None:
+            return None
+        record = _unpack(value)
+        if record is None:
+            logger.warning(
+                "sessionkit: the cache entry of session %s is not a session record "
+                "(planted, or written by another program); ignored",
+                key_hash[:12],
+            )
+        return record
+
     def _fetch(self, key_hash: str, now: float) -> Record | None:
-        record = self._live(_unpack(self._cache.get(KEY_PREFIX + key_hash)), now)
+        record = self._live(self._read(key_hash), now)
         if record is not None and record.age is not None:
             # touch, not set: a session deleted meanwhile (logout) stays deleted
             self._cache.touch(KEY_PREFIX + key_hash, self._timeout(record.touched(now), now))
@@ -78,16 +97,18 @@ class SessionStore(BaseStore):
 
     def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         now = time.time()
-        if self._live(_unpack(self._cache.get(KEY_PREFIX + key_hash)), now) is None:
+        if self._live(self._read(key_hash), now) is None:
             return False
-        self._cache.set(KEY_PREFIX + key_hash, _pack(record), self._timeout(record, now))
-        return True
+        # replace, not set: a session deleted since the read (logout) stays deleted
+        return self._cache.replace(
+            KEY_PREFIX + key_hash, _pack(record), self._timeout(record, now)
+        )
 
     def _remove(self, key_hash: str) -> None:
         self._cache.delete(KEY_PREFIX + key_hash)
 
     def _contains(self, key_hash: str) -> bool:
-        return self._live(_unpack(self._cache.get(KEY_PREFIX + key_hash)), time.time()) is not None
+        return self._live(self._read(key_hash), time.time()) is not None
 
     @classmethod
     def _purge_expired(cls) -> int:
