@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +41,6 @@ class ServedClient(Client):
             return super().request(**request)
         finally:
             close_old_connections()
-
-
-def browser_with(cookie: str) -> ServedClient:
-    """A client of its own (one per thread) carrying one session cookie."""
-    client = ServedClient(raise_request_exception=False)
-    client.cookies[COOKIE] = cookie
-    return client
 
 
 def value(response: HttpResponse, key: str = "value") -> Any:
@@ -149,18 +144,18 @@ def terminate_backends() -> int:
 
 
 @contextmanager
-def persistent_connections() -> Iterator[None]:
-    """``CONN_MAX_AGE = 60`` on the default database, as most deployments run: a
-    connection outlives its request, so a backend terminated between requests is found
-    broken by the next one."""
+def persistent_connections(*, health_checks: bool = False) -> Iterator[None]:
+    """``CONN_MAX_AGE = 60`` on the default database, as most deployments run: a connection
+    outlives its request, so one terminated between requests is found broken by the next
+    request, unless ``health_checks`` (``CONN_HEALTH_CHECKS``) test it first."""
     entry = connections.settings[DEFAULT_DB_ALIAS]
-    before = entry["CONN_MAX_AGE"]
-    entry["CONN_MAX_AGE"] = 60
+    before = entry["CONN_MAX_AGE"], entry["CONN_HEALTH_CHECKS"]
+    entry["CONN_MAX_AGE"], entry["CONN_HEALTH_CHECKS"] = 60, health_checks
     connections[DEFAULT_DB_ALIAS].close()
     try:
         yield
     finally:
-        entry["CONN_MAX_AGE"] = before
+        entry["CONN_MAX_AGE"], entry["CONN_HEALTH_CHECKS"] = before
         connections[DEFAULT_DB_ALIAS].close()
 
 
@@ -190,3 +185,117 @@ def run_concurrently(work: Callable[[int], Any], n: int, timeout: float = 30.0) 
     if errors:
         raise errors[0]
     return results
+
+
+# -- a fault in the middle of traffic ------------------------------------------------------
+
+
+@dataclass
+class Writer:
+    """One user writing a counter into a session of its own, through the fault."""
+
+    owner: int
+    client: Client
+    #: The last counter a 200 acknowledged, and the last one sent.
+    acked: int = 0
+    sent: int = 0
+    statuses: list[int] = field(default_factory=list)
+    #: Whether a request after the repair succeeded.
+    recovered: bool = False
+
+    def write(self, repaired: threading.Event) -> None:
+        self.sent += 1
+        status = self.client.get(f"/put/?n={self.sent}").status_code
+        self.statuses.append(status)
+        if status == 200:
+            self.acked = self.sent
+            self.recovered = repaired.is_set()
+
+
+def new_session(make_client: Callable[[], Client], owner: int) -> Client:
+    client = make_client()
+    response = client.get(f"/put/?owner={owner}&n=0")
+    assert response.status_code == 200, response.content[:300]
+    return client
+
+
+def dump(client: Client) -> dict[str, Any]:
+    response = client.get("/dump/")
+    assert response.status_code == 200, response.content[:300]
+    data: dict[str, Any] = json.loads(response.content)
+    return data
+
+
+def through_fault(
+    make_client: Callable[[], Client],
+    fault: Callable[[], AbstractContextManager[None]],
+    *,
+    hold: float,
+    writers: int = 6,
+    deadline: float = 15.0,
+) -> None:
+    """Users write to their own sessions while ``fault()`` breaks the store for ``hold``
+    seconds (on entering; it repairs it on leaving); then assert what they can observe:
+
+    - every answer was a 200 or a 503, never a 500, and the fault caused some 503s;
+    - after the repair every user's requests succeed again, without restarting the app;
+    - each session still holds its owner and a counter no older than the last one
+      acknowledged (a 503'd write may still have been applied: it is not lost either);
+    - sessions logged out before the fault, or during it with a 200, stay logged out.
+    """
+    with override_settings(ROOT_URLCONF="tests.faults.urls"):
+        users = [Writer(i, new_session(make_client, i)) for i in range(writers)]
+        gone = []  # the cookies of sessions logged out: replayed at the end
+        for i in range(2):
+            client = new_session(make_client, 100 + i)
+            gone.append(client.cookies[COOKIE].value)
+            assert client.get("/logout/").status_code == 200
+        leaver = new_session(make_client, 200)
+        gone.append(leaver.cookies[COOKIE].value)
+        broken, repaired = threading.Event(), threading.Event()
+        leaver_status: list[int] = []
+        stop_by = time.monotonic() + deadline
+
+        def traffic(i: int) -> None:
+            if i == writers:  # the leaver logs out while the store is broken
+                broken.wait(deadline)
+                leaver_status.append(leaver.get("/logout/").status_code)
+                return
+            user = users[i]
+            while not (repaired.is_set() and user.recovered) and time.monotonic() < stop_by:
+                user.write(repaired)
+
+        def break_and_repair() -> None:
+            time.sleep(0.05)  # let the traffic start
+            with fault():
+                broken.set()
+                time.sleep(hold)
+            repaired.set()
+
+        def run(i: int) -> None:
+            if i == writers + 1:
+                break_and_repair()
+            else:
+                traffic(i)
+
+        run_concurrently(run, writers + 2, timeout=deadline + 10)
+
+        statuses = [s for user in users for s in user.statuses] + leaver_status
+        assert set(statuses) <= {200, 503}, statuses
+        assert 503 in statuses, "the fault never reached a request"
+        assert all(user.recovered for user in users), [u.statuses[-5:] for u in users]
+        for user in users:
+            data = dump(user.client)
+            assert data["owner"] == user.owner
+            assert user.acked <= data["n"] <= user.sent, (data, user.acked, user.sent)
+        if leaver_status != [200]:  # a 503'd logout proves nothing: log out again
+            assert leaver.get("/logout/").status_code == 200
+        for cookie in gone:
+            assert dump(replaying(make_client, cookie)) == {"_key": None}
+
+
+def replaying(make_client: Callable[[], Client], cookie: str) -> Client:
+    """A new client sending an old session cookie (a stale tab, a stolen cookie)."""
+    client = make_client()
+    client.cookies[COOKIE] = cookie
+    return client
