@@ -9,9 +9,12 @@ place that tells them apart is :func:`unavailable`.
 
 from __future__ import annotations
 
+import functools
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ UNAVAILABLE_SQLSTATES = frozenset({"55P03"})
 
 
 class StoreUnavailable(Exception):
-    """The session store could not be reached; the middleware answers 503."""
+    """The session store cannot serve this request now; the middleware answers 503."""
 
     def __init__(self, store: str, cause: BaseException) -> None:
         super().__init__(f"session store {store} is unavailable: {cause}")
@@ -64,88 +67,73 @@ def store_errors(
         raise error from exc
 
 
+class _Kinds(NamedTuple):
+    """The store clients' error classes, by how :func:`unavailable` judges them."""
+
+    #: Always "cannot serve this now": lost or refused connections, timeouts, and the
+    #: Redis replies redis-py gives classes of their own (OOM, READONLY, LOADING,
+    #: CLUSTERDOWN, MASTERDOWN, TRYAGAIN).
+    unavailable: tuple[type[BaseException], ...]
+    #: Judged by their first word (:data:`UNAVAILABLE_REDIS_REPLIES`): Redis error replies.
+    replies: tuple[type[BaseException], ...]
+    #: Judged by the error they wrap: django-redis's ``ConnectionInterrupted``.
+    wrappers: tuple[type[BaseException], ...]
+
+
+@functools.cache
+def _kinds() -> _Kinds:
+    """The classes of the clients installed (redis-py and django-redis are optional)."""
+    from django.db import InterfaceError
+
+    unavailable: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError, InterfaceError)
+    replies: tuple[type[BaseException], ...] = ()
+    wrappers: tuple[type[BaseException], ...] = ()
+    try:
+        from redis import exceptions as rx
+    except ImportError:
+        return _Kinds(unavailable, replies, wrappers)
+    unavailable += (
+        rx.ConnectionError,  # refused, reset, LOADING (BusyLoadingError), pool exhausted
+        rx.TimeoutError,
+        rx.OutOfMemoryError,  # OOM: maxmemory reached under noeviction
+        rx.ReadOnlyError,  # READONLY: a replica (after a failover, or misrouted)
+        rx.ClusterError,  # CLUSTERDOWN, MASTERDOWN, cluster retries exhausted
+        rx.TryAgainError,  # TRYAGAIN: a slot being resharded
+        rx.SlotNotCoveredError,
+    )
+    replies = (rx.ResponseError,)
+    try:
+        from django_redis.exceptions import ConnectionInterrupted
+    except ImportError:
+        return _Kinds(unavailable, replies, wrappers)
+    return _Kinds(unavailable, replies, (ConnectionInterrupted,))
+
+
 def connection_errors() -> tuple[type[BaseException], ...]:
     """The exception classes of the clients sessionkit may sit on that can mean "the
     store cannot serve this now"; :func:`unavailable` decides for each error."""
-    from django.db import InterfaceError, OperationalError
+    from django.db import OperationalError
 
-    errors: list[type[BaseException]] = [
-        ConnectionError,
-        TimeoutError,
-        OperationalError,
-        InterfaceError,
-    ]
-    try:
-        from redis.exceptions import RedisClusterException, RedisError
-
-        errors += [RedisError, RedisClusterException]
-    except ImportError:
-        pass
-    try:
-        from django_redis.exceptions import ConnectionInterrupted
-
-        errors.append(ConnectionInterrupted)
-    except ImportError:
-        pass
-    return tuple(errors)
+    kinds = _kinds()
+    return (*kinds.unavailable, *kinds.replies, *kinds.wrappers, OperationalError)
 
 
 def unavailable(error: BaseException) -> bool:
     """Whether ``error`` means the store cannot serve this now (503), not a bug (500)."""
-    if isinstance(error, ConnectionError | TimeoutError):  # socket errors, asyncio timeouts
+    from django.db import OperationalError
+
+    kinds = _kinds()
+    if isinstance(error, kinds.unavailable):
         return True
-    cause = error.__cause__
-    if _is_django_redis_interrupted(error):
-        # django-redis wraps every redis-py error, a WRONGTYPE as much as a timeout.
-        return cause is None or unavailable(cause)
-    redis_verdict = _redis_unavailable(error)
-    if redis_verdict is not None:
-        return redis_verdict
-    from django.db import InterfaceError, OperationalError
-
-    if isinstance(error, InterfaceError):  # the connection is closed or unusable
-        return True
-    if isinstance(error, OperationalError):
-        return _database_unavailable(cause)
-    return False
-
-
-def _is_django_redis_interrupted(error: BaseException) -> bool:
-    try:
-        from django_redis.exceptions import ConnectionInterrupted
-    except ImportError:
-        return False
-    return isinstance(error, ConnectionInterrupted)
-
-
-def _redis_unavailable(error: BaseException) -> bool | None:
-    """The verdict on a redis-py error; ``None`` when ``error`` is not one."""
-    try:
-        from redis import exceptions as rx
-    except ImportError:
-        return None
-    if isinstance(
-        error,
-        rx.ConnectionError  # refused, reset, LOADING (BusyLoadingError), pool exhausted
-        | rx.TimeoutError
-        | rx.OutOfMemoryError  # OOM: maxmemory reached under noeviction
-        | rx.ReadOnlyError  # READONLY: a replica (after a failover, or misrouted)
-        | rx.ClusterError  # CLUSTERDOWN, MASTERDOWN, cluster retries exhausted
-        | rx.TryAgainError  # TRYAGAIN: a slot being resharded
-        | rx.SlotNotCoveredError,
-    ):
-        return True
-    if isinstance(error, rx.ResponseError):
+    if isinstance(error, kinds.replies):  # BUSY, NOREPLICAS, MISCONF; not WRONGTYPE
         return str(error).split(" ", 1)[0] in UNAVAILABLE_REDIS_REPLIES
-    if isinstance(error, rx.RedisError | rx.RedisClusterException):
-        return False
-    return None
+    if isinstance(error, kinds.wrappers):  # django-redis wraps a WRONGTYPE like a timeout
+        return error.__cause__ is None or unavailable(error.__cause__)
+    return isinstance(error, OperationalError) and _database_unavailable(error.__cause__)
 
 
 def _database_unavailable(cause: BaseException | None) -> bool:
     """The verdict on a Django ``OperationalError`` from the driver's error under it."""
-    import sqlite3
-
     if isinstance(cause, sqlite3.Error):
         # Busy or locked after the ``timeout`` wait; "no such table" is a bug (SQLITE_ERROR).
         name = getattr(cause, "sqlite_errorname", "")
