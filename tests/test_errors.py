@@ -108,7 +108,7 @@ def test_redis_slower_than_the_socket_timeout_answers_503(
     redis_store: Any, browser: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert browser.get("/write/?x=1").status_code == 200
-    sleeper = threading.Thread(target=redis_store.execute_command, args=("DEBUG", "SLEEP", 1))
+    sleeper = threading.Thread(target=redis_store.execute_command, args=("DEBUG", "SLEEP", 0.6))
     sleeper.start()
     try:
         servers.wait_until(lambda: not answers(redis_store), "Redis asleep", timeout=1)
