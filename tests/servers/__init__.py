@@ -25,6 +25,7 @@ from tests.servers.redis import (
     find_redis_server,
     redis_url,
     start_redis_cluster,
+    start_redis_replica,
     start_redis_sentinel,
     start_redis_server,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "postgres_dsn",
     "redis_url",
     "start_redis_cluster",
+    "start_redis_replica",
     "start_redis_sentinel",
     "start_redis_server",
     "terminate",

@@ -145,8 +145,19 @@ class ManagedProcess:
             raise RuntimeError(f"{self.kind} exited at start:\n{self.log_tail()}")
         return self.ready()
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): it keeps its port and answers nothing."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused server run again (SIGCONT)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop the server by pid and wait until its port is free."""
+        self.resume()  # a paused server cannot act on its stop signal
         process, self.process = self.process, None
         if terminate(process, self.stop_signal):
             wait_until(lambda: not port_open(self.port), f"port {self.port} freed", timeout=10)

@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ def redis_ping(port: int, host: str = LOOPBACK, timeout: float = 0.5) -> bool:
         return False
 
 
+@functools.cache
 def _redis_version(binary: str) -> tuple[int, ...]:
     """``redis-server --version`` as a tuple (``v=7.0.15`` -> ``(7, 0, 15)``); () if unknown."""
     try:
@@ -74,13 +76,17 @@ class RedisServer(ManagedProcess):
     """A private ``redis-server``, no persistence; can be stopped and restarted in place.
 
     With ``cluster=True`` it runs in cluster mode and serves no slot until joined into a
-    cluster (:func:`start_redis_cluster`).
+    cluster (:func:`start_redis_cluster`). ``args`` are more ``redis-server`` options (a
+    replica's ``--replicaof``). ``DEBUG`` is allowed from loopback (fault tests sleep it).
     """
 
     kind = "redis"
 
-    def __init__(self, port: int | None = None, *, cluster: bool = False) -> None:
+    def __init__(
+        self, port: int | None = None, *, cluster: bool = False, args: Sequence[str] = ()
+    ) -> None:
         self.cluster = cluster
+        self.args = list(args)
         self.binary = find_redis_server()
         super().__init__(port if port is not None or not cluster else free_cluster_port())
 
@@ -96,11 +102,13 @@ class RedisServer(ManagedProcess):
     def command(self) -> list[str]:
         args = [self.binary, "--port", str(self.port), "--bind", LOOPBACK]
         args += ["--save", "", "--appendonly", "no", "--dir", str(self.dir)]
-        args += ["--daemonize", "no"]
+        args += ["--daemonize", "no", "--repl-diskless-sync-delay", "0"]
+        if _redis_version(self.binary) >= (7,):  # Redis 6 allows DEBUG and lacks the option
+            args += ["--enable-debug-command", "local"]
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
             args += ["--cluster-node-timeout", "2000"]
-        return args
+        return args + self.args
 
     def ready(self) -> bool:
         return redis_ping(self.port)
@@ -109,6 +117,24 @@ class RedisServer(ManagedProcess):
 def start_redis_server(port: int | None = None) -> RedisServer:
     """Start a private Redis server and return it."""
     return RedisServer(port).start()
+
+
+def start_redis_replica(master: RedisServer, *args: str) -> RedisServer:
+    """Start a private replica of ``master`` (more ``redis-server`` options in ``args``)
+    and return it once its link to the running master is up."""
+    replica = RedisServer(args=["--replicaof", LOOPBACK, str(master.port), *args]).start()
+    if master.running:
+
+        def linked() -> bool:
+            info = _client(replica.port).info("replication")
+            return bool(info.get("master_link_status") == "up")
+
+        try:
+            wait_until(linked, f"replica {replica.port} linked to {master.port}", timeout=10)
+        except BaseException:
+            replica.cleanup()
+            raise
+    return replica
 
 
 def start_redis_cluster(masters: int = 3) -> list[RedisServer]:
