@@ -93,6 +93,18 @@ def test_redis_out_of_memory_answers_503_then_recovers(
     assert browser.get("/write/?x=3").status_code == 200
 
 
+def test_redis_out_of_memory_refuses_a_new_session_with_503(
+    redis_store: Any, browser: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis_store.config_set("maxmemory-policy", "noeviction")
+    redis_store.config_set("maxmemory", 1)
+    with caplog.at_level(logging.ERROR, logger="sessionkit"):
+        response = browser.get("/write/?x=1")
+    assert_unavailable(response, caplog, REDIS_STORE)
+    redis_store.config_set("maxmemory", 0)
+    assert redis_store.dbsize() == 0  # nothing was written past the limit
+
+
 async def test_redis_out_of_memory_answers_503_in_async_views(
     redis_store: Any, async_client: Any
 ) -> None:

@@ -171,7 +171,9 @@ end
 
 local function apply(key, argv)
   local removed = tonumber(argv[9])
-  if argv[5] == 'full' then
+  -- DEL only what exists: a script's first write decides whether Redis refuses it at
+  -- maxmemory (OOM), and DEL is always let through, which would let the HSETs after it in
+  if argv[5] == 'full' and redis.call('EXISTS', key) == 1 then
     redis.call('DEL', key)
   elseif removed > 0 then
     call_chunked('HDEL', key, argv, 10, 9 + removed)
