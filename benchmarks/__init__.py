@@ -1,0 +1,1 @@
+"""Load and soak runs against real servers (not collected by pytest)."""
