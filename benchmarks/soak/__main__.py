@@ -35,6 +35,8 @@ class Phase:
     warm: dict[int, int] = field(default_factory=dict)
     end: dict[int, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    #: The end of gunicorn's log (Django's tracebacks), shown when a check failed.
+    log: str = ""
 
     def growth(self) -> float:
         """The largest relative RSS growth of a worker (1.0 if a worker was replaced)."""
@@ -77,6 +79,7 @@ def run_phase(
         phase.errors.append(f"{type(exc).__name__}: {exc}\n{gunicorn.log_tail()}")
     finally:
         gunicorn.stop()
+        phase.log = gunicorn.log_tail()
 
 
 def table(phases: list[Phase], total: float, budget: float) -> str:
@@ -156,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in [*phase.figures.details, *phase.errors]:
             print(f"  {phase.label}: {line}")
     failed = [name for name, ok in results if not ok]
+    for phase in phases:
+        if phase.log.strip() and not all(phase.checks().values()):
+            print(f"--- {phase.label}: the end of gunicorn's log ---\n{phase.log.rstrip()}")
     if failed:
         print("soak FAILED: " + "; ".join(failed))
     # The closing line CI reads: each check is one result.

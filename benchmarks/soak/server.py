@@ -79,7 +79,7 @@ class Gunicorn:
             servers.terminate(self.process, signal.SIGTERM)
             self.process = None
 
-    def log_tail(self, size: int = 3000) -> str:
+    def log_tail(self, size: int = 6000) -> str:
         try:
             return self.log.read_text(errors="replace")[-size:]
         except OSError:
