@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.sessionkit-installed
 EXTRAS ?= redis,test,dev
 PYTEST_ARGS ?=
-LINT_PATHS := sessionkit tests demo_project benchmarks manage.py
+LINT_PATHS := sessionkit tests demo_project soak manage.py
 # Branch coverage of sessionkit/ fails `make test` (and `make test-sqlite`) under this total.
 COVERAGE_MIN ?= 95
 # Each pass measures branch coverage of sessionkit/. Within `make test` the passes add to
@@ -49,7 +49,7 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff format $(LINT_PATHS)
 
 typecheck: venv ## mypy --strict on the package and the soak
-	$(BIN)/mypy sessionkit benchmarks
+	$(BIN)/mypy sessionkit soak
 
 django-suite: venv ## fetch Django's own session test suite for the installed Django (once)
 	$(PY) -m tests.django_suite
@@ -81,7 +81,7 @@ fuzz: django-suite ## the fuzz target: cookie parser and signature check, a long
 	HYPOTHESIS_PROFILE=fuzz SESSIONKIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
 
 soak: venv ## gunicorn under 60 clients on the Redis and PostgreSQL stores, 60 s in all
-	$(PY) -m benchmarks.soak $(SOAK_ARGS)
+	$(PY) -m soak $(SOAK_ARGS)
 
 demo: venv ## migrate, create user demo / demo-password-123, serve on 127.0.0.1:8000
 	$(PY) manage.py migrate --noinput

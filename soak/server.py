@@ -13,7 +13,7 @@ import httpx
 
 from tests import servers
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 WORKERS = 2
 THREADS = 8
 
@@ -31,7 +31,7 @@ class Gunicorn:
     def start(self, timeout: float = 20.0) -> None:
         """Start the master and wait until the app answers."""
         command = [
-            sys.executable, "-m", "gunicorn", "benchmarks.soak.wsgi:application",
+            sys.executable, "-m", "gunicorn", "soak.wsgi:application",
             "--bind", f"{servers.LOOPBACK}:{self.port}",
             "--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS),
             "--backlog", "512", "--timeout", "30", "--graceful-timeout", "5",

@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks.soak.stack import PASSWORD
+from soak.stack import PASSWORD
 
 COOKIE = "sessionid"
 DEVICES_PER_USER = 3

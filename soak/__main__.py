@@ -1,4 +1,4 @@
-"""``python -m benchmarks.soak``: the soak on the Redis store, then on the db store on
+"""``python -m soak``: the soak on the Redis store, then on the db store on
 PostgreSQL, within one wall-clock budget; prints the figures and exits 1 if a check failed."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks.soak import clients, server, stack
+from soak import clients, server, stack
 
 #: The stores, in the order they run: (label, SOAK_ENGINE).
 PHASES = (("redis", "redis"), ("db (PostgreSQL)", "db"))
@@ -123,7 +123,7 @@ def table(phases: list[Phase], total: float, budget: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress in CI logs
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m soak", description=__doc__)
     parser.add_argument("--clients", type=int, default=60, help="concurrent clients (>= 50)")
     parser.add_argument("--seconds", type=float, default=20.0, help="load per store")
     parser.add_argument("--budget", type=float, default=60.0, help="wall-clock limit, in all")

@@ -29,8 +29,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
-ROOT_URLCONF = "benchmarks.soak.urls"
-WSGI_APPLICATION = "benchmarks.soak.wsgi.application"
+ROOT_URLCONF = "soak.urls"
+WSGI_APPLICATION = "soak.wsgi.application"
 
 DATABASES: dict[str, dict[str, Any]] = {
     "default": {
@@ -48,7 +48,7 @@ if os.environ.get("SOAK_ENGINE", "db") == "redis":
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
         "sessions": {
             "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/14"),
+            "LOCATION": os.environ.get("SOAK_REDIS_URL", "redis://127.0.0.1:6379/13"),
         },
     }
     SESSIONKIT_REDIS = {"PREFIX": os.environ.get("SOAK_REDIS_PREFIX", "soak:")}

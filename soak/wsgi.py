@@ -4,5 +4,5 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchmarks.soak.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "soak.settings")
 application = get_wsgi_application()

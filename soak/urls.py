@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from benchmarks.soak import views
+from soak import views
 
 urlpatterns: list[URLPattern] = [
     path("login/", views.login_view),

@@ -1,1 +1,0 @@
-"""Load and soak runs against real servers (not collected by pytest)."""
