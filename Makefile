@@ -15,7 +15,7 @@ COVERAGE_MIN ?= 95
 COV_APPEND ?=
 COV = --cov=sessionkit --cov-branch $(COV_APPEND)
 # Examples per property in `make fuzz` (about 25 s in all on this 2-CPU machine).
-FUZZ_EXAMPLES ?= 1500
+FUZZ_EXAMPLES ?= 2500
 # e.g. SOAK_ARGS="--clients 80 --seconds 15" (the budget stays 60 s unless --budget says).
 SOAK_ARGS ?=
 # make test, tox and CI refuse to run without Django's own session suite (never skip it).

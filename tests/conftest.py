@@ -21,7 +21,7 @@ settings.register_profile(
 settings.register_profile(
     "fuzz",
     parent=settings.get_profile("sessionkit"),
-    max_examples=int(os.environ.get("SESSIONKIT_FUZZ_EXAMPLES", "1500")),
+    max_examples=int(os.environ.get("SESSIONKIT_FUZZ_EXAMPLES", "2500")),
     derandomize=False,
     print_blob=True,
 )
