@@ -7,18 +7,22 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.sessionkit-installed
 EXTRAS ?= redis,test,dev
 PYTEST_ARGS ?=
-LINT_PATHS := sessionkit tests demo_project manage.py
+LINT_PATHS := sessionkit tests demo_project soak manage.py
 # Branch coverage of sessionkit/ fails `make test` (and `make test-sqlite`) under this total.
 COVERAGE_MIN ?= 95
 # Each pass measures branch coverage of sessionkit/. Within `make test` the passes add to
 # one .coverage (erased first) and the last one, test-sqlite, reports the combined total.
 COV_APPEND ?=
 COV = --cov=sessionkit --cov-branch $(COV_APPEND)
+# Examples per property in `make fuzz` (about 25 s in all on this 2-CPU machine).
+FUZZ_EXAMPLES ?= 2500
+# e.g. SOAK_ARGS="--clients 80 --seconds 15" (the budget stays 60 s unless --budget says).
+SOAK_ARGS ?=
 # make test, tox and CI refuse to run without Django's own session suite (never skip it).
 export SESSIONKIT_TEST_REQUIRE_DJANGO_SUITE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv django-suite coverage-erase test test-sqlite test-postgres test-notz matrix lint format typecheck tox demo clean distclean
+.PHONY: help venv django-suite coverage-erase test test-sqlite test-postgres test-notz fuzz soak matrix lint format typecheck tox demo clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -44,8 +48,8 @@ format: venv ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(LINT_PATHS)
 	$(BIN)/ruff format $(LINT_PATHS)
 
-typecheck: venv ## mypy --strict on the package
-	$(BIN)/mypy sessionkit
+typecheck: venv ## mypy --strict on the package and the soak
+	$(BIN)/mypy sessionkit soak
 
 django-suite: venv ## fetch Django's own session test suite for the installed Django (once)
 	$(PY) -m tests.django_suite
@@ -72,6 +76,12 @@ test-notz: django-suite ## the stores' conformance tests again with USE_TZ = Fal
 
 test: COV_APPEND := --cov-append
 test: lint typecheck coverage-erase test-notz test-postgres test-sqlite ## lint, mypy, USE_TZ=False and PostgreSQL passes, then the whole suite and coverage
+
+fuzz: django-suite ## the fuzz target: cookie parser and signature check, a long randomised run
+	HYPOTHESIS_PROFILE=fuzz SESSIONKIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
+
+soak: venv ## gunicorn under 60 clients on the Redis and PostgreSQL stores, 60 s in all
+	$(PY) -m soak $(SOAK_ARGS)
 
 demo: venv ## migrate, create user demo / demo-password-123, serve on 127.0.0.1:8000
 	$(PY) manage.py migrate --noinput

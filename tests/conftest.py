@@ -17,6 +17,14 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+# `make fuzz` (tests marked `fuzz`): a long, randomised run; new seeds every time.
+settings.register_profile(
+    "fuzz",
+    parent=settings.get_profile("sessionkit"),
+    max_examples=int(os.environ.get("SESSIONKIT_FUZZ_EXAMPLES", "2500")),
+    derandomize=False,
+    print_blob=True,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "sessionkit"))
 
 
