@@ -17,6 +17,8 @@ from sessionkit.session_fields import Delta, Fields, join_fields, to_fields
 
 #: Rows deleted per statement by ``clear_expired`` (keeps locks and memory small).
 PURGE_BATCH = 1000
+#: Most DELETEs of ``end_user_sessions()`` chasing sessions cycled while it runs.
+END_ROUNDS = 10
 
 logger = logging.getLogger(__name__)
 
@@ -166,12 +168,18 @@ class SessionStore(BaseStore):
 
     @classmethod
     def _end_user_records(cls, user_id: str, keep: str | None) -> int:
-        return (
-            Session.objects.using(cls._db(True))
-            .filter(user_id=user_id)
-            .exclude(pk=keep or "")
-            .delete()[0]
-        )
+        """Delete the user's rows but ``keep``, again while any is left: a ``cycle_key()``
+        holding the old row's lock makes the DELETE wait, then skip the old row, and its new
+        row, committed after the DELETE's snapshot (READ COMMITTED), is not seen; the plain
+        read after it is, and another DELETE ends it."""
+        others = Session.objects.using(cls._db(True)).filter(user_id=user_id)
+        others = others.exclude(pk=keep or "")
+        total = 0
+        for _ in range(END_ROUNDS):
+            total += others.delete()[0]
+            if not others.exists():
+                break
+        return total
 
     @classmethod
     def _purge_expired(cls) -> int:

@@ -44,6 +44,8 @@ from sessionkit.session_fields import Delta
 
 #: Most random ids tried to find one whose hash shares the old id's tag (256 on average).
 TAG_SEARCH_LIMIT = 1 << 16
+#: Most rounds of ``end_user_sessions()`` chasing sessions cycled while it runs.
+END_ROUNDS = 10
 
 
 # -- the store --------------------------------------------------------------------------
@@ -288,16 +290,23 @@ class SessionStore(BaseStore):
     def _end_user_records(cls, user_id: str, keep: str | None) -> int:
         """Delete the user's sessions but ``keep``: ``ZRANGE``, one pipeline of ``END``
         (each deletes a hash only if its ``#user`` is still ``user_id``), then ``ZREM`` of
-        the members it deleted."""
+        the members it deleted. Again while a round finds members it has not seen: a
+        ``cycle_key()`` that moved a session after the ``ZRANGE`` added its new id to the
+        set first (the index is written before the session), so the next round ends it."""
         client = sync_client()
         prefix = _prefix()
         set_key = wire.user_key_name(prefix, user_id)
-        members = (wire.text(m) for m in client.zrange(set_key, 0, -1))
-        doomed = [key_hash for key_hash in members if key_hash != keep]
-        if not doomed:
-            return 0
-        replies = run_all(client, [wire.end_call(prefix, h, user_id) for h in doomed])
-        ended = [h for h, deleted in zip(doomed, replies, strict=True) if int(deleted)]
-        if ended:
-            client.zrem(set_key, *ended)
-        return len(ended)
+        seen = {keep}
+        total = 0
+        for _ in range(END_ROUNDS):
+            members = (wire.text(m) for m in client.zrange(set_key, 0, -1))
+            doomed = [key_hash for key_hash in members if key_hash not in seen]
+            if not doomed:
+                break
+            seen.update(doomed)
+            replies = run_all(client, [wire.end_call(prefix, h, user_id) for h in doomed])
+            ended = [h for h, deleted in zip(doomed, replies, strict=True) if int(deleted)]
+            if ended:
+                client.zrem(set_key, *ended)
+            total += len(ended)
+        return total

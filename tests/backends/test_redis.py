@@ -720,6 +720,35 @@ def test_end_user_sessions_spares_a_member_now_holding_another_users_session(
         ]
 
 
+def test_log_out_other_devices_ends_a_session_cycled_while_it_runs(
+    store: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Device B's password change (cycle_key) lands between "log out other devices"
+    reading the user's set and ending its members: B's new id must be ended too."""
+    with override_settings(SESSION_ENGINE=ENGINE):
+        device_a, device_b = _login("42"), SessionStore(_login("42").session_key)
+        device_b.load()
+        client_class = type(sync_client())
+        zrange = client_class.zrange
+        cycled: list[str | None] = []
+
+        def zrange_then_cycle(self: Any, *args: Any, **kwargs: Any) -> Any:
+            members = zrange(self, *args, **kwargs)
+            if not cycled:
+                device_b.cycle_key()
+                cycled.append(device_b.session_key)
+            return members
+
+        monkeypatch.setattr(client_class, "zrange", zrange_then_cycle)
+        assert sessionkit.end_user_sessions("42", keep=device_a) == 1
+        monkeypatch.undo()
+        assert cycled and SessionStore(cycled[0]).load() == {}
+        assert SessionStore(device_a.session_key)["cart"] == [1]
+        assert [r.key_hash for r in sessionkit.user_sessions("42")] == [
+            hash_key(device_a.session_key or "")
+        ]
+
+
 # -- requests: round trips counted by Redis --------------------------------------------------
 
 
