@@ -22,7 +22,7 @@ SOAK_ARGS ?=
 export SESSIONKIT_TEST_REQUIRE_DJANGO_SUITE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv django-suite coverage-erase test test-sqlite test-postgres test-notz fuzz soak matrix lint format typecheck tox demo clean distclean
+.PHONY: help venv memcached django-suite coverage-erase test test-sqlite test-postgres test-notz fuzz soak matrix lint format typecheck tox demo clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -51,7 +51,18 @@ format: venv ## apply ruff's fixes and formatting
 typecheck: venv ## mypy --strict on the package and the soak
 	$(BIN)/mypy sessionkit soak
 
-django-suite: venv ## fetch Django's own session test suite for the installed Django (once)
+# memcached for the cache store's tests (Debian's package; Redis and PostgreSQL come from
+# tests/servers). Where it cannot be installed, those tests skip and say why.
+memcached:
+	@command -v memcached >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing memcached (apt-get)"; \
+	    (apt-get install -y -qq memcached >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq memcached >/dev/null 2>&1)) || \
+	    echo "make: could not install memcached; its tests will skip"; \
+	  else echo "make: no memcached on PATH; its tests will skip (apt-get install memcached)"; fi; }
+
+django-suite: venv memcached ## fetch Django's own session test suite for the installed Django (once)
 	$(PY) -m tests.django_suite
 
 coverage-erase: venv
@@ -102,7 +113,7 @@ matrix: venv ## tox's Django 6.1 envs on the Python 3.12 / 3.13 interpreters fou
 	    envs="$$envs,py3$$v-django61"; else echo "make: python3.$$v not found; skipping py3$$v-django61"; fi; done; \
 	if [ -n "$$envs" ]; then $(MAKE) tox ARGS="-e $${envs#,}"; fi
 
-tox: venv ## the Python x Django matrix from tox.ini (ARGS="-e py312-django61" for one env)
+tox: venv memcached ## the Python x Django matrix from tox.ini (ARGS="-e py312-django61" for one env)
 	@extra=""; if command -v pyenv >/dev/null; then root=$$(pyenv root); \
 	  for v in $$(pyenv versions --bare | grep -E '^3\.1[1-9]\.[0-9]+$$'); do extra="$$extra$$root/versions/$$v/bin:"; done; fi; \
 	PATH="$$extra$$PATH" $(BIN)/tox $(ARGS)
