@@ -220,6 +220,11 @@ def test_absolute_deadline_caps_the_ttl(store: redis.Redis) -> None:
         assert store.hget(key, "#deadline") is not None
 
 
+#: Redis reads its clock once per event-loop turn and expiries are rounded to whole ms: a
+#: TTL set from Python's clock can read a millisecond or two over.
+CLOCK_MS = 5
+
+
 def _expires_in_ms(client: redis.Redis, key: str) -> float:
     return int(client.hget(key, "#expires") or 0) - time.time() * 1000
 
@@ -233,8 +238,8 @@ def test_a_concurrent_write_of_another_key_keeps_a_shortened_expiry(store: redis
     b["x"] = 1
     b.save()
     key = stored_key(session)
-    assert 0 < store.pttl(key) <= 2000
-    assert 1500 < _expires_in_ms(store, key) <= 2000
+    assert 0 < store.pttl(key) <= 2000 + CLOCK_MS
+    assert 1500 < _expires_in_ms(store, key) <= 2000 + CLOCK_MS
     assert store.hget(key, "_session_expiry") == b"2" and store.hget(key, "x") == b"1"
     assert store.hget(key, "#age") == b"2000"
 
@@ -250,8 +255,8 @@ async def test_async_concurrent_write_of_another_key_keeps_a_shortened_expiry(
     await b.aset("x", 1)
     await b.asave()
     key = stored_key(session)
-    assert 0 < store.pttl(key) <= 2000
-    assert 1500 < _expires_in_ms(store, key) <= 2000
+    assert 0 < store.pttl(key) <= 2000 + CLOCK_MS
+    assert 1500 < _expires_in_ms(store, key) <= 2000 + CLOCK_MS
     assert store.hget(key, "_session_expiry") == b"2" and store.hget(key, "x") == b"1"
 
 
