@@ -42,3 +42,17 @@ def set_cookie(response: HttpResponse) -> Any:
 
 def row(session_key: str) -> Session | None:
     return Session.objects.filter(pk=hash_key(session_key)).first()
+
+
+def close_thread_connections() -> None:
+    """Close this thread's database connections, in-memory SQLite included (Django's
+    ``close()`` ignores it there, and Python 3.13 warns when the thread's connection is
+    garbage-collected open)."""
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and conn.vendor == "sqlite" and conn.is_in_memory_db():
+            conn.connection.close()
+            conn.connection = None
+        else:
+            conn.close()

@@ -23,7 +23,14 @@ from hypothesis import strategies as st
 from sessionkit.backends.base import hash_key
 from sessionkit.models import Session
 from sessionkit.signing import derive_key, encode_cookie_value
-from tests.helpers import cookie_header, row, set_cookie, signed, stored_session
+from tests.helpers import (
+    close_thread_connections,
+    cookie_header,
+    row,
+    set_cookie,
+    signed,
+    stored_session,
+)
 from tests.views import alogout_view
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
@@ -617,7 +624,7 @@ def test_password_change_after_a_concurrent_logout_answers_400_and_revives_nothi
         try:
             answers.append(client.get("/change-password/"))
         finally:
-            connections.close_all()
+            close_thread_connections()
 
     thread = threading.Thread(target=first)
     thread.start()
