@@ -134,7 +134,8 @@ def describe_machine(wrk: str, redis: RedisProbe, pg: PostgresProbe | None) -> d
         "Django": _version("django"),
         "django-redis / redis-py": f"{_version('django-redis')} / {_version('redis')}",
         "psycopg": _version("psycopg"),
-        "gunicorn / uvicorn": f"{_version('gunicorn')} / {_version('uvicorn')}",
+        "gunicorn / uvicorn": f"{_version('gunicorn')} / {_version('uvicorn')} "
+        f"(uvloop {_version('uvloop')}, httptools {_version('httptools')})",
         "wrk": wrk_version(wrk),
         "Redis": redis.version(),
         "PostgreSQL": pg.server_version if pg else "not used",
@@ -211,7 +212,12 @@ class Bench:
             for server in self.config.servers:
                 shift = round_ % len(units)  # alternate: each round starts one unit later
                 for target, rolling in units[shift:] + units[:shift]:
-                    self.run_unit(round_, server, target, rolling)
+                    try:
+                        self.run_unit(round_, server, target, rolling)
+                    except (OSError, RuntimeError, TimeoutError) as error:
+                        # One retry: a long run should not be lost to one failed start.
+                        print(f"bench: {target.name} failed ({error!r}); retrying once")
+                        self.run_unit(round_, server, target, rolling)
                     done += 1
                     elapsed = time.monotonic() - started
                     print(
@@ -248,10 +254,11 @@ class Bench:
                 lines = pool.read_text().split() if pool else [None]
                 for i in range(WARMUP_REQUESTS):
                     app.get(scenario.path, lines[i % len(lines)])
-            for scenario in scenarios:
-                self.measurements.append(
-                    self.measure(round_, server, target, scenario, app, pools[scenario.size])
-                )
+            measured = [
+                self.measure(round_, server, target, scenario, app, pools[scenario.size])
+                for scenario in scenarios
+            ]
+            self.measurements += measured  # all of a unit or nothing (a retry repeats it)
         finally:
             app.stop()
 

@@ -168,9 +168,9 @@ def find_or_start(need_postgres: bool) -> Stores:
     if not private_only() and redis_servers.redis_ping(6379):
         redis_url = f"redis://{LOOPBACK}:6379/{BENCH_REDIS_DB}"
     else:
-        server = redis_servers.start_redis_server()
-        started.append(server)
-        redis_url = server.url_for(BENCH_REDIS_DB)
+        redis_server = redis_servers.start_redis_server()
+        started.append(redis_server)
+        redis_url = redis_server.url_for(BENCH_REDIS_DB)
     pg: dict[str, Any] | None = None
     note = "not used"
     if need_postgres:
@@ -182,12 +182,12 @@ def find_or_start(need_postgres: bool) -> Stores:
                     break
         if port is None:
             try:
-                server = DurablePostgres().start()
+                pg_server = DurablePostgres().start()
             except (RuntimeError, TimeoutError) as error:
                 print(f"bench: no PostgreSQL ({error}); skipping the PostgreSQL targets")
                 return Stores(redis_url, None, "unavailable", started)
-            started.append(server)
-            port, note = server.port, "private (tests.servers, fsync on)"
+            started.append(pg_server)
+            port, note = pg_server.port, "private (tests.servers, fsync on)"
         _create_database(port, user)
         pg = _pg_conninfo(port, user, BENCH_DATABASE)
     return Stores(redis_url, pg, note, started)
