@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -247,11 +247,12 @@ class Bench:
                 cookies = [app.new_session(size) for _ in range(self.config.cookies)]
                 if any(c is None for c in cookies):
                     raise RuntimeError(f"{target.name}: /setup/ set no session cookie")
-                pools[size] = self.workdir / f"cookies-{size}.txt"
-                pools[size].write_text("\n".join(c for c in cookies if c) + "\n")  # type: ignore[union-attr]
+                pool = self.workdir / f"cookies-{size}.txt"
+                pool.write_text("\n".join(c for c in cookies if c) + "\n")
+                pools[size] = pool
             for scenario in scenarios:
-                pool = pools[scenario.size]
-                lines = pool.read_text().split() if pool else [None]
+                chosen = pools[scenario.size]
+                lines = chosen.read_text().split() if chosen else [None]
                 for i in range(WARMUP_REQUESTS):
                     app.get(scenario.path, lines[i % len(lines)])
             measured = [
@@ -365,12 +366,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sessionkit-bench-"))
     try:
         if stores.pg is None:
-            config = Config(
-                **{
-                    **config.__dict__,
-                    "targets": [t for t in config.targets if t.db != "postgresql"],
-                }
-            )
+            config = replace(config, targets=[t for t in config.targets if t.db != "postgresql"])
         bench = Bench(config, wrk, stores, workdir)
         migrate(bench.env, "floor")
         if stores.pg:
