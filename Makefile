@@ -105,7 +105,7 @@ tox: venv ## the Python x Django matrix from tox.ini (ARGS="-e py312-django61" f
 
 # Not part of `make test`. Knobs (environment or make variables): ROUNDS=3 DURATION=2
 # CONNECTIONS=2 COOKIES=16 SERVERS=gunicorn,uvicorn TARGETS=... SCENARIOS=... QUICK=1
-# BENCH_PRIVATE_SERVERS=1; see benchmarks/README.md. Installs wrk with apt-get if missing.
+# BENCH_SHARED_SERVERS=1; see benchmarks/README.md. Installs wrk with apt-get if missing.
 bench: $(BENCH_STAMP) ## end-to-end benchmark (gunicorn/uvicorn + wrk): benchmarks/results/latest.{md,png}
 	$(PY) -m benchmarks.run
 

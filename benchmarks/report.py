@@ -115,6 +115,24 @@ def floor_cells(measurements: list[Measurement]) -> dict[tuple[str, str], dict[s
     }
 
 
+def other_traffic(measurements: list[Measurement]) -> dict[str, str]:
+    """What other clients did to the stores while targets that do not use them ran: a
+    shared server's background, which every per-request store counter also contains."""
+    out: dict[str, str] = {}
+    for store, label, value, unit in (
+        ("redis", "Redis commands/s from other clients", "redis_cmds", 1.0),
+        ("postgres", "PostgreSQL CPU ms/s, background and other clients", "pg_cpu_us", 1e-3),
+    ):
+        if not any(TARGETS[m["target"]].store == store for m in measurements):
+            continue
+        quiet = [m for m in measurements if TARGETS[m["target"]].store != store]
+        seconds = sum(m["seconds"] for m in quiet)
+        if seconds:
+            total = sum(m[value] * m["requests"] for m in quiet) * unit
+            out[f"{label} (while targets not using it ran)"] = f"{total / seconds:.1f}"
+    return out
+
+
 def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
     return "—" if value is None else f"{value:{spec}}{suffix}"
 

@@ -9,7 +9,8 @@ default 2), ``CONNECTIONS`` (wrk connections, default 2), ``COOKIES`` (sessions 
 which the connections' requests rotate among, default 16), ``SERVERS`` (``gunicorn,uvicorn``),
 ``TARGETS`` and ``SCENARIOS`` (comma-separated names; scenarios as ``read-4KB`` or
 ``read-4KB-rolling``), ``QUICK=1`` (a smoke run: gunicorn, five targets, four scenarios,
-one-second runs), ``BENCH_PRIVATE_SERVERS=1`` (never use the machine's Redis/PostgreSQL),
+one-second runs), ``BENCH_SHARED_SERVERS=1`` (use the machine's Redis/PostgreSQL when they
+answer, instead of private ones: see :mod:`benchmarks.stores`),
 ``RESULTS`` (output directory, default benchmarks/results).
 """
 
@@ -315,6 +316,7 @@ class Bench:
             "app_cpu_us": (cpu1 - cpu0) / n * 1e6,
             "store_cpu_us": store_cpu,
             "redis_cpu_us": redis.cpu / n * 1e6,
+            "pg_cpu_us": (pg1 - pg0) / n * 1e6,
             "redis_cmds": redis.commands / n,
             "redis_rts": redis.round_trips / n,
             "redis_bytes": redis.bytes_in / n,
@@ -336,6 +338,7 @@ def write_results(
         "servers": ", ".join(config.servers),
         "finished": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+    settings |= report.other_traffic(measurements)
     text = report.markdown(measurements, machine, settings)
     md = config.results / f"{stamp}.md"
     png = config.results / f"{stamp}.png"
@@ -373,9 +376,8 @@ def main() -> int:
             migrate(bench.env, "django-db-pg")
             empty_pg_tables(stores.pg)
         machine = describe_machine(wrk, bench.redis, bench.pg)
-        machine["Redis / PostgreSQL servers"] = (
-            f"{stores.redis_url.rsplit('/', 1)[0]} / {stores.pg_note}"
-        )
+        machine["Redis server"] = stores.redis_note
+        machine["PostgreSQL server"] = stores.pg_note
         bench.run()
         machine["load average at end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
         write_results(config, bench.measurements, machine)

@@ -1,9 +1,13 @@
 """The Redis and PostgreSQL servers the benchmark runs against, and their counters.
 
-The machine's servers on 127.0.0.1:6379 and 127.0.0.1:5432 are used when they answer
-(``BENCH_PRIVATE_SERVERS=1``: never), else private ones are started with the test suite's
-helpers (:mod:`tests.servers`). A private PostgreSQL here runs with its default durability
-(the test suite's starts with ``fsync`` off, which would flatter the database engines).
+By default the benchmark starts its own Redis and PostgreSQL (with the test suite's
+helpers, :mod:`tests.servers`): their counters are server-wide, and on this shared machine
+another engineer's test run on 127.0.0.1:6379 was seen issuing thousands of commands a
+second in the middle of a benchmark. ``BENCH_SHARED_SERVERS=1`` uses the machine's servers
+on 127.0.0.1:6379 / 5432 when they answer (and private ones otherwise); every run reports
+how much traffic it saw from other clients. The private PostgreSQL runs with its default
+durability (the test suite's starts with ``fsync`` off, which would flatter the database
+engines).
 
 Counters (deltas around one wrk run, divided by its requests):
 
@@ -13,7 +17,7 @@ Counters (deltas around one wrk run, divided by its requests):
   ``total_reads_processed`` (read events: one per request the client sent and waited on,
   so a script or a pipeline is one); bytes are ``total_net_input_bytes`` (what clients
   wrote to Redis). The probe's own command is measured once (two probes back to back)
-  and subtracted. These are server-wide: another client of a shared server adds to them.
+  and subtracted.
 - PostgreSQL: CPU of the postmaster and all its children (backends, WAL writer,
   checkpointer...) from ``/proc`` via psutil, so the server must be on this machine; a
   child that exits during a run takes its CPU with it.
@@ -37,8 +41,9 @@ BENCH_DATABASE = "sessionkit_bench"
 BENCH_REDIS_DB = 14
 
 
-def private_only() -> bool:
-    return os.environ.get("BENCH_PRIVATE_SERVERS", "") not in ("", "0")
+def shared_allowed() -> bool:
+    """``BENCH_SHARED_SERVERS=1``: use the machine's servers when they answer."""
+    return os.environ.get("BENCH_SHARED_SERVERS", "") not in ("", "0")
 
 
 class DurablePostgres(pg_servers.PostgresServer):
@@ -139,6 +144,7 @@ class Stores:
     """The servers in use, and what started them (to stop them at the end)."""
 
     redis_url: str
+    redis_note: str
     pg: dict[str, Any] | None  # psycopg conninfo of the benchmark database, if any
     pg_note: str
     started: list[Any]
@@ -163,19 +169,21 @@ def _create_database(port: int, user: str) -> None:
 
 
 def find_or_start(need_postgres: bool) -> Stores:
-    """Redis and (if needed) PostgreSQL: the machine's, else private ones."""
+    """Redis and (if needed) PostgreSQL: private ones, or the machine's where allowed."""
     started: list[Any] = []
-    if not private_only() and redis_servers.redis_ping(6379):
+    if shared_allowed() and redis_servers.redis_ping(6379):
         redis_url = f"redis://{LOOPBACK}:6379/{BENCH_REDIS_DB}"
+        redis_note = f"the machine's, {LOOPBACK}:6379"
     else:
         redis_server = redis_servers.start_redis_server()
         started.append(redis_server)
         redis_url = redis_server.url_for(BENCH_REDIS_DB)
+        redis_note = f"private on port {redis_server.port}"
     pg: dict[str, Any] | None = None
     note = "not used"
     if need_postgres:
         port, user = None, "postgres"
-        if not private_only() and port_open(5432):
+        if shared_allowed() and port_open(5432):
             for candidate in ("postgres", "root"):
                 if pg_servers._pg_connects(5432, candidate, "postgres"):
                     port, user, note = 5432, candidate, "the machine's, 127.0.0.1:5432"
@@ -185,9 +193,9 @@ def find_or_start(need_postgres: bool) -> Stores:
                 pg_server = DurablePostgres().start()
             except (RuntimeError, TimeoutError) as error:
                 print(f"bench: no PostgreSQL ({error}); skipping the PostgreSQL targets")
-                return Stores(redis_url, None, "unavailable", started)
+                return Stores(redis_url, redis_note, None, "unavailable", started)
             started.append(pg_server)
-            port, note = pg_server.port, "private (tests.servers, fsync on)"
+            port, note = pg_server.port, f"private on port {pg_server.port} (fsync on)"
         _create_database(port, user)
         pg = _pg_conninfo(port, user, BENCH_DATABASE)
-    return Stores(redis_url, pg, note, started)
+    return Stores(redis_url, redis_note, pg, note, started)
