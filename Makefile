@@ -7,7 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.sessionkit-installed
 EXTRAS ?= redis,test,dev
 PYTEST_ARGS ?=
-LINT_PATHS := sessionkit tests demo_project soak manage.py
+LINT_PATHS := sessionkit tests demo_project soak benchmarks manage.py
 # Branch coverage of sessionkit/ fails `make test` (and `make test-sqlite`) under this total.
 COVERAGE_MIN ?= 95
 # Each pass measures branch coverage of sessionkit/. Within `make test` the passes add to
@@ -22,7 +22,9 @@ SOAK_ARGS ?=
 export SESSIONKIT_TEST_REQUIRE_DJANGO_SUITE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv memcached django-suite coverage-erase test test-sqlite test-postgres test-notz fuzz soak matrix lint format typecheck tox demo clean distclean
+BENCH_STAMP := $(VENV)/.sessionkit-bench-installed
+
+.PHONY: help venv memcached django-suite coverage-erase test test-sqlite test-postgres test-notz fuzz soak bench bench-micro matrix lint format typecheck tox demo clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +38,10 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $@
+
+$(BENCH_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[redis,test,bench]'
 	@touch $@
 
 venv: $(STAMP) ## create .venv and install sessionkit with its extras (only when pyproject.toml changed)
@@ -117,3 +123,13 @@ tox: venv memcached ## the Python x Django matrix from tox.ini (ARGS="-e py312-d
 	@extra=""; if command -v pyenv >/dev/null; then root=$$(pyenv root); \
 	  for v in $$(pyenv versions --bare | grep -E '^3\.1[1-9]\.[0-9]+$$'); do extra="$$extra$$root/versions/$$v/bin:"; done; fi; \
 	PATH="$$extra$$PATH" $(BIN)/tox $(ARGS)
+
+# Not part of `make test`. Knobs (environment or make variables): ROUNDS=3 DURATION=2
+# CONNECTIONS=2 COOKIES=16 SERVERS=gunicorn,uvicorn TARGETS=... SCENARIOS=... QUICK=1
+# BENCH_SHARED_SERVERS=1; see benchmarks/README.md. Installs wrk with apt-get if missing.
+bench: $(BENCH_STAMP) ## end-to-end benchmark (gunicorn/uvicorn + wrk): benchmarks/results/latest.{md,png}
+	$(PY) -m benchmarks.run
+
+bench-micro: $(BENCH_STAMP) ## microbenchmarks (pytest-benchmark) of signing, cookie parsing, loading a session
+	$(PY) -m pytest benchmarks/micro --ds=benchmarks.app.settings -p no:randomly -p no:cacheprovider \
+	  --benchmark-only --benchmark-sort=name --benchmark-columns=min,median,mean,ops,rounds $(PYTEST_ARGS)
