@@ -5,7 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.sessionkit-installed
-EXTRAS ?= redis,test,dev
+EXTRAS ?= redis
+# Dependency groups (pyproject's [dependency-groups], never published) for working on sessionkit.
+GROUPS ?= test dev
 PYTEST_ARGS ?=
 LINT_PATHS := sessionkit tests demo_project soak benchmarks manage.py
 # Branch coverage of sessionkit/ fails `make test` (and `make test-sqlite`) under this total.
@@ -23,8 +25,10 @@ export SESSIONKIT_TEST_REQUIRE_DJANGO_SUITE := 1
 
 .DEFAULT_GOAL := help
 BENCH_STAMP := $(VENV)/.sessionkit-bench-installed
+DEMO_STAMP := $(VENV)/.sessionkit-demo-installed
+PORT ?= 8000
 
-.PHONY: help venv memcached django-suite coverage-erase test test-sqlite test-postgres test-notz fuzz soak bench bench-micro matrix lint format typecheck tox demo clean distclean
+.PHONY: help venv dist-check memcached django-suite coverage-erase test test-sqlite test-postgres test-notz fuzz soak bench bench-micro matrix lint format typecheck tox demo clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -37,11 +41,17 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]' $(foreach g,$(GROUPS),--group $(g))
 	@touch $@
 
-$(BENCH_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[redis,test,bench]'
+$(BENCH_STAMP): pyproject.toml | $(STAMP)
+	$(PY) -m pip install --quiet -e '.[redis]' --group test --group bench
+	@touch $@
+
+# The demo needs Django and, for DEMO_SESSION_ENGINE=redis, the redis extra: no test tools.
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[redis]'
 	@touch $@
 
 venv: $(STAMP) ## create .venv and install sessionkit with its extras (only when pyproject.toml changed)
@@ -100,10 +110,14 @@ fuzz: django-suite ## the fuzz target: cookie parser and signature check, a long
 soak: venv ## gunicorn under 60 clients on the Redis and PostgreSQL stores, 60 s in all
 	$(PY) -m soak $(SOAK_ARGS)
 
-demo: venv ## migrate, create user demo / demo-password-123, serve on 127.0.0.1:8000
+demo: $(DEMO_STAMP) ## migrate, create user demo / demo-password-123, serve on 127.0.0.1:$(PORT) (PORT=8001 make demo)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_demo_user
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@echo "sessionkit demo: open http://127.0.0.1:$(PORT)/ and log in as demo / demo-password-123"
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+dist-check: venv ## build the wheel and sdist, install the wheel in a fresh venv, import it, type-check a user file
+	$(PY) -m tests.packaging
 
 clean: ## remove caches and build output (keeps .venv and the Django source cache)
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis .tox .coverage .coverage.*
@@ -113,10 +127,10 @@ distclean: clean ## also remove .venv and .cache
 	rm -rf $(VENV) .cache
 
 # CI runs the Django 6.1 environments too, for each interpreter this machine has.
-matrix: venv ## tox's Django 6.1 envs on the Python 3.12 / 3.13 interpreters found here
+matrix: venv ## tox's Django 6.0 and 6.1 envs on the Python 3.12 / 3.13 interpreters found here
 	@envs=""; for v in 12 13; do \
 	  if command -v python3.$$v >/dev/null || { command -v pyenv >/dev/null && pyenv versions --bare | grep -q "^3\.$$v\."; }; then \
-	    envs="$$envs,py3$$v-django61"; else echo "make: python3.$$v not found; skipping py3$$v-django61"; fi; done; \
+	    envs="$$envs,py3$$v-django61"; [ $$v = 12 ] && envs="$$envs,py312-django60"; else echo "make: python3.$$v not found; skipping py3$$v-django61"; fi; done; \
 	if [ -n "$$envs" ]; then $(MAKE) tox ARGS="-e $${envs#,}"; fi
 
 tox: venv memcached ## the Python x Django matrix from tox.ini (ARGS="-e py312-django61" for one env)

@@ -5,20 +5,25 @@ Public API: :func:`user_sessions`, :func:`end_user_sessions`, :func:`end_session
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # importing users.py at run time would load Django's models too early
+    from django.contrib.sessions.backends.base import SessionBase
+
+    from sessionkit.users import UserSession
 
 __version__ = "0.1.0"
 __all__ = ["end_session", "end_user_sessions", "user_sessions"]
 
 
-def user_sessions(user: Any, current: Any = None) -> list[Any]:
+def user_sessions(user: Any, current: SessionBase | None = None) -> list[UserSession]:
     """The user's live sessions (see :mod:`sessionkit.users`)."""
     from sessionkit.users import user_sessions
 
     return user_sessions(user, current)
 
 
-def end_user_sessions(user: Any, keep: Any = None) -> int:
+def end_user_sessions(user: Any, keep: SessionBase | str | None = None) -> int:
     """End all the user's sessions but ``keep`` (see :mod:`sessionkit.users`)."""
     from sessionkit.users import end_user_sessions
 
