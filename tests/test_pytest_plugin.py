@@ -158,3 +158,18 @@ def test_reset_forgets_every_memory_session() -> None:
     MemoryStore.reset()
     assert MemoryStore.records() == {}
     assert not MemoryStore().exists(store.session_key)
+
+
+def test_loading_the_plugin_imports_neither_django_nor_the_rest_of_sessionkit() -> None:
+    """pytest loads it in every test run of a venv that has sessionkit, Django project or not,
+    before Django is configured."""
+    probe = (
+        "import sys, sessionkit.pytest_plugin; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'sessionkit')))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['sessionkit', 'sessionkit.pytest_plugin']"
