@@ -55,13 +55,28 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
     "E015": _error("the cache store on a cache it cannot read without unpickling"),
     "E016": _error("a __Host- cookie name without SECURE=True, PATH='/' and no DOMAIN"),
     "E017": _error("a __Secure- cookie name without SECURE=True"),
+    "E018": _error("both Django's and sessionkit's SessionMiddleware in MIDDLEWARE"),
+    "E019": _error("sessionkit's middleware after a middleware that reads request.session"),
+    "E020": _error("Django's SessionMiddleware alone over a sessionkit engine (unsigned cookies)"),
+    "E021": _error("SESSION_ENGINE cannot be imported or has no SessionStore"),
+    "E022": _error(
+        "a django.contrib.sessions db engine without django.contrib.sessions installed"
+    ),
+    "E023": _error("the Redis store on a SESSION_CACHE_ALIAS that is not a django-redis cache"),
     "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),
+    # Narrowed, not changed: the case where Django's middleware serves a sessionkit engine
+    # is reported as the error E020 instead (W003 alone would under-state it).
     "W003": _warning("sessionkit is installed without its middleware"),
     "W010": _warning("the cookie is not Secure", deploy=True),
     "W011": _warning("the cookie is not HttpOnly", deploy=True),
     "W012": _warning("the cookie has no SameSite attribute", deploy=True),
     "W013": _warning("a SECRET shorter than 32 characters", deploy=True),
     "W014": _warning("PROXY trusts X-Forwarded-Proto but the cookie is never Secure", deploy=True),
+    "W015": _warning(
+        "a Secure (or 'auto') cookie with nothing telling Django that a proxy's request was "
+        "HTTPS: no PROXY=True, SECURE_PROXY_SSL_HEADER or SECURE_SSL_REDIRECT",
+        deploy=True,
+    ),
 }
 
 #: Ids used before the first release and never to be reused with another meaning.

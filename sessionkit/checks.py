@@ -7,14 +7,44 @@ import.
 
 from __future__ import annotations
 
+import difflib
+import logging
+import threading
 from collections.abc import Sequence
+from importlib import import_module
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
 
 from sessionkit.check_ids import message
-from sessionkit.conf import get_settings, parse, parse_redis
+from sessionkit.conf import SessionKitSettings, get_settings, parse, parse_redis
+
+logger = logging.getLogger("sessionkit")
+
+SESSIONKIT_MIDDLEWARE = "sessionkit.middleware.SessionMiddleware"
+DJANGO_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+#: Engines a misspelt ``SESSION_ENGINE`` is compared with (sessionkit.E021's hint).
+KNOWN_ENGINES = (
+    "sessionkit.backends.db",
+    "sessionkit.backends.redis",
+    "sessionkit.backends.cache",
+    "sessionkit.backends.memory",
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cache",
+    "django.contrib.sessions.backends.cached_db",
+    "django.contrib.sessions.backends.file",
+    "django.contrib.sessions.backends.signed_cookies",
+)
+#: Django's engines that keep sessions in ``django.contrib.sessions``' model.
+DJANGO_MODEL_ENGINES = (
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+)
 
 #: Shortest explicit secret that ``check --deploy`` accepts (sessionkit.W013).
 MIN_SECRET_LENGTH = 32
@@ -39,16 +69,144 @@ def check_settings(
         messages += _redis_store_messages()
     if engine == "sessionkit.backends.cache":
         messages += _cache_store_messages()
-    if "sessionkit.middleware.SessionMiddleware" not in settings.MIDDLEWARE:
-        messages.append(
-            message(
-                "W003",
-                "sessionkit is installed but its middleware is not in MIDDLEWARE.",
-                "Replace django.contrib.sessions.middleware.SessionMiddleware with "
-                "sessionkit.middleware.SessionMiddleware.",
-            )
-        )
+    messages += _engine_messages(engine)
+    messages += _middleware_messages(engine)
     return messages
+
+
+# -- the engine ---------------------------------------------------------------------------
+
+
+def _engine_messages(engine: str) -> list[checks.CheckMessage]:
+    """An engine that cannot be imported (E021), or Django's db engine without its app (E022).
+    The Redis store's missing packages are E011's, not E021's."""
+    if engine == "sessionkit.backends.redis":
+        return []
+    if engine in DJANGO_MODEL_ENGINES and not apps.is_installed("django.contrib.sessions"):
+        return [
+            message(
+                "E022",
+                f"SESSION_ENGINE is {engine!r}, which stores sessions in "
+                "django.contrib.sessions' model, but django.contrib.sessions is not in "
+                "INSTALLED_APPS: every request that uses the session fails.",
+                "Set SESSION_ENGINE = 'sessionkit.backends.db' (sessionkit's own table), or "
+                "add 'django.contrib.sessions' to INSTALLED_APPS.",
+            )
+        ]
+    try:
+        import_module(engine).SessionStore  # noqa: B018  # what Django loads
+    except Exception as exc:
+        close = difflib.get_close_matches(engine, KNOWN_ENGINES, n=1, cutoff=0.8)
+        suggestion = close[0] if close else "sessionkit.backends.db"
+        return [
+            message(
+                "E021",
+                f"SESSION_ENGINE {engine!r} cannot be used: {type(exc).__name__}: {exc}.",
+                f"Set SESSION_ENGINE = {suggestion!r}"
+                + ("." if close else " (or .redis, .cache, .memory)."),
+            )
+        ]
+    return []
+
+
+# -- the middleware list ---------------------------------------------------------------------
+
+
+def _resolve(path: str) -> type | None:
+    """The class a ``MIDDLEWARE`` entry names, or ``None`` if it cannot be imported (Django
+    reports that itself when the server starts)."""
+    try:
+        found = import_string(path)
+    except Exception:
+        return None
+    return found if isinstance(found, type) else None
+
+
+def _is(path: str, base: str) -> bool:
+    """Whether the entry ``path`` is the class ``base`` or a subclass of it."""
+    if path == base:
+        return True
+    cls, parent = _resolve(path), _resolve(base)
+    return cls is not None and parent is not None and issubclass(cls, parent)
+
+
+def is_sessionkit_middleware(path: str) -> bool:
+    return _is(path, SESSIONKIT_MIDDLEWARE)
+
+
+def uses_sessionkit_middleware() -> bool:
+    """Whether ``MIDDLEWARE`` has sessionkit's middleware (or a subclass of it)."""
+    return any(is_sessionkit_middleware(path) for path in settings.MIDDLEWARE)
+
+
+def _session_readers() -> list[str]:
+    """Middleware that reads ``request.session`` before the view, so a session middleware
+    must come before it: ``AuthenticationMiddleware`` and ``RemoteUserMiddleware``
+    (``request.user``, ``login()``), ``MessageMiddleware`` unless ``MESSAGE_STORAGE`` is
+    the cookie storage, ``CsrfViewMiddleware`` with ``CSRF_USE_SESSIONS``. Not
+    ``LocaleMiddleware``: since Django 4.0 it does not read the session."""
+    readers = [AUTH_MIDDLEWARE, "django.contrib.auth.middleware.RemoteUserMiddleware"]
+    storage = _resolve(settings.MESSAGE_STORAGE)
+    cookie_storage = _resolve("django.contrib.messages.storage.cookie.CookieStorage")
+    if storage is None or cookie_storage is None or not issubclass(storage, cookie_storage):
+        readers.append("django.contrib.messages.middleware.MessageMiddleware")
+    if settings.CSRF_USE_SESSIONS:
+        readers.append("django.middleware.csrf.CsrfViewMiddleware")
+    return readers
+
+
+def _middleware_messages(engine: str) -> list[checks.CheckMessage]:
+    middleware = list(settings.MIDDLEWARE)
+    ours = [i for i, path in enumerate(middleware) if is_sessionkit_middleware(path)]
+    djangos = [
+        i for i, path in enumerate(middleware) if i not in ours and _is(path, DJANGO_MIDDLEWARE)
+    ]
+    if ours and djangos:
+        return [
+            message(
+                "E018",
+                f"MIDDLEWARE has both {middleware[djangos[0]]!r} and {middleware[ours[0]]!r}: "
+                "the later one replaces request.session and the two write conflicting "
+                "cookies, so a login does not last to the next request.",
+                f"Remove {middleware[djangos[0]]!r} from MIDDLEWARE: sessionkit's "
+                "middleware replaces it.",
+            )
+        ]
+    if ours:
+        readers = _session_readers()
+        before = [
+            path for path in middleware[: ours[0]] if any(_is(path, reader) for reader in readers)
+        ]
+        if before:
+            return [
+                message(
+                    "E019",
+                    f"{middleware[ours[0]]!r} comes after {before[0]!r}, which reads "
+                    "request.session before the session exists (Django's error then asks "
+                    "for django.contrib.sessions' middleware, which is not the fix).",
+                    f"Move {middleware[ours[0]]!r} above {before[0]!r} in MIDDLEWARE, where "
+                    "Django's SessionMiddleware would be.",
+                )
+            ]
+        return []
+    if djangos and engine.startswith("sessionkit."):
+        return [
+            message(
+                "E020",
+                f"{middleware[djangos[0]]!r} serves SESSION_ENGINE {engine!r}: it writes "
+                "the bare session id into an unsigned cookie and applies none of "
+                "sessionkit's cookie rules.",
+                f"Replace {middleware[djangos[0]]!r} with {SESSIONKIT_MIDDLEWARE!r} in "
+                "MIDDLEWARE.",
+            )
+        ]
+    return [
+        message(
+            "W003",
+            "sessionkit is installed but its middleware is not in MIDDLEWARE.",
+            f"Replace {DJANGO_MIDDLEWARE} with {SESSIONKIT_MIDDLEWARE}.",
+        )
+    ]
 
 
 def _redis_store_messages() -> list[checks.CheckMessage]:
@@ -64,7 +222,39 @@ def _redis_store_messages() -> list[checks.CheckMessage]:
                 'pip install "django-sessionkit[redis]"',
             )
         )
+    else:
+        if conf.client_factory is None:
+            messages += _redis_alias_messages()
     return messages
+
+
+def _redis_alias_messages() -> list[checks.CheckMessage]:
+    """The Redis store takes its connection from django-redis's ``SESSION_CACHE_ALIAS``."""
+    alias = settings.SESSION_CACHE_ALIAS
+    hint = (
+        "Point SESSION_CACHE_ALIAS at a cache with BACKEND 'django_redis.cache.RedisCache' "
+        "(e.g. CACHES['sessions'] = {'BACKEND': 'django_redis.cache.RedisCache', "
+        "'LOCATION': 'redis://127.0.0.1:6379/1'} and SESSION_CACHE_ALIAS = 'sessions'), "
+        "or name a client in SESSIONKIT_REDIS['CLIENT_FACTORY']."
+    )
+    backend = settings.CACHES.get(alias, {}).get("BACKEND")
+    if backend is None:
+        problem = f"SESSION_CACHE_ALIAS {alias!r} is not in CACHES"
+    elif not _is(backend, "django_redis.cache.RedisCache"):
+        problem = (
+            f"SESSION_CACHE_ALIAS {alias!r} is {backend!r}, not django-redis's "
+            "'django_redis.cache.RedisCache' (the only cache that lends its Redis connection)"
+        )
+    else:
+        return []
+    return [
+        message(
+            "E023",
+            f"SESSION_ENGINE is sessionkit.backends.redis but {problem}: every request that "
+            "uses the session fails.",
+            hint,
+        )
+    ]
 
 
 def _cache_store_messages() -> list[checks.CheckMessage]:
@@ -139,4 +329,67 @@ def check_deploy(
                 "Set SESSIONKIT['COOKIE']['SECURE'] = 'auto'.",
             )
         )
+    if conf.cookie.secure in (True, "auto") and not _https_is_recognised(conf):
+        if conf.cookie.secure is True:
+            effect = "the Secure session cookie is never sent and no one stays logged in"
+        else:
+            effect = "the 'auto' session cookie is sent without the Secure attribute"
+        messages.append(
+            message(
+                "W015",
+                f"The session cookie's SECURE is {conf.cookie.secure!r}, but neither "
+                "SESSIONKIT['PROXY'] = True, SECURE_PROXY_SSL_HEADER nor SECURE_SSL_REDIRECT "
+                "is set. Behind a TLS-terminating proxy (nginx, a load balancer) every "
+                f"request then looks like plain HTTP, and {effect}.",
+                PROXY_HINT + " If the app itself serves HTTPS, set SECURE_SSL_REDIRECT = True.",
+            )
+        )
     return messages
+
+
+PROXY_HINT = (
+    "Behind a TLS-terminating proxy that sets X-Forwarded-Proto, set "
+    "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https') or "
+    "SESSIONKIT['PROXY'] = True."
+)
+
+
+def _https_is_recognised(conf: SessionKitSettings) -> bool:
+    return bool(conf.proxy or settings.SECURE_PROXY_SSL_HEADER or settings.SECURE_SSL_REDIRECT)
+
+
+# -- at request time ---------------------------------------------------------------------------
+
+_withheld_lock = threading.Lock()
+_withheld_logged = threading.Event()
+
+
+def warn_secure_cookie_withheld(request: HttpRequest, conf: SessionKitSettings) -> None:
+    """Log, once per process, that a Secure session cookie was not sent on a plain-HTTP
+    request (express-session's rule), why, and what to set: the runtime twin of W015.
+
+    The middleware calls it each time it withholds the cookie; only the first call logs.
+    """
+    if _withheld_logged.is_set():
+        return
+    with _withheld_lock:
+        if _withheld_logged.is_set():
+            return
+        _withheld_logged.set()
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_PROTO", ""))
+    if forwarded:
+        seen = f"X-Forwarded-Proto: {forwarded!r} was sent but is not trusted"
+    else:
+        seen = "no X-Forwarded-Proto header"
+    logger.warning(
+        "sessionkit did not send the session cookie: it is Secure (SESSIONKIT['COOKIE']"
+        "['SECURE'] or SESSION_COOKIE_SECURE is True) and this request to %s is plain HTTP "
+        "(%s; PROXY=%r, SECURE_PROXY_SSL_HEADER=%r). The session was saved, but the browser "
+        "will not come back with it, so logins will not last. %s For development over "
+        "plain HTTP, set SESSIONKIT['COOKIE']['SECURE'] = 'auto'. (Logged once per process.)",
+        request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME", "?"),
+        seen,
+        conf.proxy,
+        settings.SECURE_PROXY_SSL_HEADER,
+        PROXY_HINT,
+    )

@@ -29,6 +29,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 from sessionkit.backends.base import ClientInfo, TrackedSession
+from sessionkit.checks import warn_secure_cookie_withheld
 from sessionkit.conf import SessionKitSettings, get_settings
 from sessionkit.cookies import read_cookie
 from sessionkit.engines import tracked
@@ -221,6 +222,8 @@ def finish(
             )
             patch_cache_control(response, private=True)
             vary = True
+        else:
+            warn_secure_cookie_withheld(request, conf)
     elif todo.clear_cookie:
         response.delete_cookie(
             conf.name,

@@ -9,28 +9,37 @@ silenced alone, and no id outside it is used anywhere.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
 import sys
+import threading
 from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core import checks
 from django.core.checks import run_checks
 from django.core.checks.registry import registry
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
-from django.test import override_settings
+from django.test import Client, RequestFactory, override_settings
 from hypothesis import given
 from hypothesis import strategies as st
 
+import sessionkit.checks
+from sessionkit.backends.db import SessionStore
 from sessionkit.backends.memcached_serde import BytesSerde
 from sessionkit.check_ids import CHECK_IDS, RETIRED
-from sessionkit.checks import check_deploy, check_settings
-from sessionkit.conf import Problem
+from sessionkit.checks import check_deploy, check_settings, warn_secure_cookie_withheld
+from sessionkit.conf import Problem, parse
+from sessionkit.middleware import SessionMiddleware as SessionKitMiddleware
 from tests.test_conf import sessionkit_dicts
 
 GOOD_SECRET = "a-long-explicit-secret-for-the-tests-0123456789"
@@ -369,10 +378,239 @@ def test_django_engine_without_absolute_timeout_is_fine() -> None:
 
 
 def test_missing_middleware_is_w003() -> None:
-    from django.conf import settings
-
-    middleware = [m for m in settings.MIDDLEWARE if m != "sessionkit.middleware.SessionMiddleware"]
+    middleware = [m for m in settings.MIDDLEWARE if m != SESSIONKIT_MW]
     assert_reported(sessionkit_messages(MIDDLEWARE=middleware), "sessionkit.W003")
+
+
+# --- the middleware list ----------------------------------------------------------------------
+
+SESSIONKIT_MW = "sessionkit.middleware.SessionMiddleware"
+DJANGO_MW = "django.contrib.sessions.middleware.SessionMiddleware"
+AUTH_MW = "django.contrib.auth.middleware.AuthenticationMiddleware"
+MESSAGES_MW = "django.contrib.messages.middleware.MessageMiddleware"
+CSRF_MW = "django.middleware.csrf.CsrfViewMiddleware"
+REMOTE_USER_MW = "django.contrib.auth.middleware.RemoteUserMiddleware"
+SESSION_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+
+class ProjectSessionMiddleware(DjangoSessionMiddleware):
+    """A project's own subclass of Django's middleware (what the admin's E410 accepts)."""
+
+
+class ProjectKitMiddleware(SessionKitMiddleware):
+    """A project's own subclass of sessionkit's middleware."""
+
+
+def with_django_middleware(*, keep_ours: bool) -> list[str]:
+    """The test settings' MIDDLEWARE with Django's SessionMiddleware first."""
+    rest = [m for m in settings.MIDDLEWARE if keep_ours or m != SESSIONKIT_MW]
+    return [DJANGO_MW, *rest]
+
+
+@pytest.mark.parametrize(
+    "middleware",
+    [
+        [DJANGO_MW, SESSIONKIT_MW, AUTH_MW],
+        [SESSIONKIT_MW, DJANGO_MW, AUTH_MW],
+        ["tests.test_checks.ProjectSessionMiddleware", SESSIONKIT_MW, AUTH_MW],
+        [DJANGO_MW, "tests.test_checks.ProjectKitMiddleware", AUTH_MW],
+    ],
+)
+def test_both_session_middlewares_is_e018(middleware: list[str]) -> None:
+    messages = sessionkit_messages(MIDDLEWARE=middleware)
+    assert_reported(messages, "sessionkit.E018")
+    djangos = next(m for m in middleware if "Project" in m or m == DJANGO_MW)
+    if "ProjectKit" not in " ".join(middleware):
+        assert f"Remove {djangos!r}" in (messages[0].hint or "")
+
+
+def test_the_test_settings_with_djangos_middleware_added_are_e018() -> None:
+    middleware = with_django_middleware(keep_ours=True)
+    assert_reported(sessionkit_messages(MIDDLEWARE=middleware), "sessionkit.E018")
+
+
+@pytest.mark.parametrize(
+    ("reader", "extra"),
+    [
+        (AUTH_MW, {}),
+        (REMOTE_USER_MW, {}),
+        ("tests.test_checks.ProjectAuthMiddleware", {}),
+        (MESSAGES_MW, {}),
+        (
+            MESSAGES_MW,
+            {"MESSAGE_STORAGE": "django.contrib.messages.storage.session.SessionStorage"},
+        ),
+        (CSRF_MW, {"CSRF_USE_SESSIONS": True}),
+    ],
+)
+def test_sessionkit_middleware_after_one_that_reads_the_session_is_e019(
+    reader: str, extra: dict[str, Any]
+) -> None:
+    middleware = ["django.middleware.common.CommonMiddleware", reader, SESSIONKIT_MW]
+    messages = sessionkit_messages(MIDDLEWARE=middleware, **extra)
+    assert_reported(messages, "sessionkit.E019")
+    assert reader in messages[0].msg
+    assert f"Move {SESSIONKIT_MW!r} above {reader!r}" in (messages[0].hint or "")
+
+
+class ProjectAuthMiddleware(AuthenticationMiddleware):
+    """A project's subclass of Django's authentication middleware."""
+
+
+def test_e019_names_the_first_reader_before_sessionkits_middleware() -> None:
+    middleware = [MESSAGES_MW, AUTH_MW, SESSIONKIT_MW]
+    (message,) = sessionkit_messages(MIDDLEWARE=middleware)
+    assert message.id == "sessionkit.E019"
+    assert "Move 'sessionkit.middleware.SessionMiddleware' above " + repr(MESSAGES_MW) in (
+        message.hint or ""
+    )
+
+
+@pytest.mark.parametrize(
+    ("before", "extra"),
+    [
+        ("django.middleware.security.SecurityMiddleware", {}),
+        ("django.middleware.locale.LocaleMiddleware", {}),  # no longer reads the session
+        ("django.middleware.common.CommonMiddleware", {}),
+        (CSRF_MW, {}),  # the CSRF secret in a cookie, not the session
+        (MESSAGES_MW, {"MESSAGE_STORAGE": "django.contrib.messages.storage.cookie.CookieStorage"}),
+        ("no.such.module.Middleware", {}),  # Django itself reports that one at start-up
+    ],
+)
+def test_middleware_that_does_not_read_the_session_may_come_first(
+    before: str, extra: dict[str, Any]
+) -> None:
+    middleware = [before, SESSIONKIT_MW, AUTH_MW, MESSAGES_MW]
+    assert sessionkit_messages(MIDDLEWARE=middleware, **extra) == []
+
+
+def test_djangos_middleware_alone_over_a_sessionkit_engine_is_an_error_e020() -> None:
+    middleware = with_django_middleware(keep_ours=False)
+    messages = sessionkit_messages(MIDDLEWARE=middleware)
+    assert_reported(messages, "sessionkit.E020")
+    assert "unsigned" in messages[0].msg
+    assert messages[0].hint == (f"Replace {DJANGO_MW!r} with {SESSIONKIT_MW!r} in MIDDLEWARE.")
+
+
+def test_djangos_middleware_over_a_django_engine_is_only_w003() -> None:
+    middleware = with_django_middleware(keep_ours=False)
+    messages = sessionkit_messages(
+        MIDDLEWARE=middleware, SESSION_ENGINE="django.contrib.sessions.backends.db"
+    )
+    assert_reported(messages, "sessionkit.W003")
+
+
+def test_a_subclass_of_sessionkits_middleware_counts_as_sessionkits() -> None:
+    middleware = [
+        "tests.test_checks.ProjectKitMiddleware" if m == SESSIONKIT_MW else m
+        for m in settings.MIDDLEWARE
+    ]
+    assert sessionkit_messages(MIDDLEWARE=middleware) == []
+
+
+@pytest.mark.db
+@pytest.mark.django_db
+def test_e020_is_real_djangos_middleware_writes_the_bare_id() -> None:
+    """What E020 prevents: with Django's middleware the cookie is the store's raw id."""
+    with override_settings(MIDDLEWARE=with_django_middleware(keep_ours=False)):
+        response = Client().get("/write/?x=1")
+    value = response.cookies["sessionid"].value
+    assert not value.startswith("s%3A")
+    assert SessionStore().exists(value)
+
+
+# --- the engine -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("engine", "suggestion"),
+    [
+        ("sessionkit.backends.reddis", "sessionkit.backends.redis"),
+        ("sessionkit.backend.db", "sessionkit.backends.db"),
+        ("django.contrib.session.backends.cache", "django.contrib.sessions.backends.cache"),
+        ("myproject.sessions", "sessionkit.backends.db"),
+        ("tests.views", "sessionkit.backends.db"),  # importable, but has no SessionStore
+    ],
+)
+def test_engine_that_cannot_be_used_is_e021_naming_an_engine_to_set(
+    engine: str, suggestion: str
+) -> None:
+    messages = sessionkit_messages(SESSION_ENGINE=engine)
+    assert_reported(messages, "sessionkit.E021")
+    assert repr(engine) in messages[0].msg
+    assert (messages[0].hint or "").startswith(f"Set SESSION_ENGINE = {suggestion!r}")
+
+
+WITHOUT_DJANGO_SESSIONS = [a for a in settings.INSTALLED_APPS if a != "django.contrib.sessions"]
+
+
+@pytest.mark.parametrize(
+    "engine", ["django.contrib.sessions.backends.db", "django.contrib.sessions.backends.cached_db"]
+)
+def test_djangos_db_engine_without_its_app_is_e022(engine: str) -> None:
+    messages = sessionkit_messages(SESSION_ENGINE=engine, INSTALLED_APPS=WITHOUT_DJANGO_SESSIONS)
+    assert_reported(messages, "sessionkit.E022")
+    assert "SESSION_ENGINE = 'sessionkit.backends.db'" in (messages[0].hint or "")
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "sessionkit.backends.db",
+        "django.contrib.sessions.backends.cache",
+        "django.contrib.sessions.backends.signed_cookies",
+    ],
+)
+def test_engines_that_need_no_django_sessions_app_are_fine_without_it(engine: str) -> None:
+    messages = sessionkit_messages(SESSION_ENGINE=engine, INSTALLED_APPS=WITHOUT_DJANGO_SESSIONS)
+    assert messages == []
+
+
+def redis_client_factory() -> redis.Redis:
+    """A ``CLIENT_FACTORY`` for the check (never called by it)."""
+    return redis.Redis()
+
+
+@pytest.mark.parametrize(
+    ("alias", "caches"),
+    [
+        ("default", None),  # the test settings' locmem cache
+        ("sessions", {"BACKEND": "django.core.cache.backends.redis.RedisCache"}),
+        ("sessions", {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}),
+        ("missing", None),
+    ],
+)
+def test_redis_engine_on_a_cache_that_is_not_django_redis_is_e023(
+    alias: str, caches: dict[str, Any] | None
+) -> None:
+    extra = {} if caches is None else {"CACHES": {**settings.CACHES, alias: caches}}
+    messages = sessionkit_messages(
+        SESSION_ENGINE="sessionkit.backends.redis", SESSION_CACHE_ALIAS=alias, **extra
+    )
+    assert_reported(messages, "sessionkit.E023")
+    assert repr(alias) in messages[0].msg
+    assert "django_redis.cache.RedisCache" in (messages[0].hint or "")
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"SESSION_CACHE_ALIAS": "redis"},
+        {"SESSIONKIT_REDIS": {"CLIENT_FACTORY": "tests.test_checks.redis_client_factory"}},
+    ],
+)
+def test_redis_engine_on_django_redis_or_a_client_factory_is_fine(extra: dict[str, Any]) -> None:
+    assert sessionkit_messages(SESSION_ENGINE="sessionkit.backends.redis", **extra) == []
+
+
+@pytest.mark.redis
+def test_e023_is_real_the_redis_store_on_locmem_cannot_serve_a_request() -> None:
+    """What E023 prevents: the store cannot get a connection from a non-django-redis cache."""
+    with (
+        override_settings(SESSION_ENGINE="sessionkit.backends.redis"),
+        pytest.raises(NotImplementedError),
+    ):
+        Client(raise_request_exception=True).get("/write/?x=1")
 
 
 # --- deploy checks ------------------------------------------------------------------------
@@ -437,6 +675,107 @@ def test_trusted_proxy_with_never_secure_cookie_is_w014() -> None:
     messages = deploy_only(PROXY=True, COOKIE={"SECURE": False})
     assert ids(messages) == ["sessionkit.W010", "sessionkit.W014"]
     assert all(m.hint for m in messages)
+
+
+@pytest.mark.parametrize("secure", [True, "auto"])
+def test_secure_cookie_with_nothing_recognising_a_proxys_https_is_w015(secure: object) -> None:
+    messages = deploy_only(PROXY=None, COOKIE={"SECURE": secure})
+    assert_reported(messages, "sessionkit.W015")
+    effect = "is never sent" if secure is True else "sent without the Secure attribute"
+    assert effect in messages[0].msg
+    assert "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https')" in (
+        messages[0].hint or ""
+    )
+    assert sessionkit_messages(SESSIONKIT=secure_with(PROXY=None, COOKIE={"SECURE": secure})) == []
+
+
+def test_djangos_session_cookie_secure_without_proxy_settings_is_w015() -> None:
+    """No SESSIONKIT at all: Django's SESSION_COOKIE_SECURE = True is the cookie's SECURE."""
+    messages = sessionkit_messages(deploy=True, SESSION_COOKIE_SECURE=True)
+    assert "sessionkit.W015" in ids(messages)
+
+
+@pytest.mark.parametrize(
+    "recognised",
+    [
+        {"SECURE_PROXY_SSL_HEADER": ("HTTP_X_FORWARDED_PROTO", "https")},
+        {"SECURE_SSL_REDIRECT": True},
+    ],
+)
+def test_w015_is_quiet_when_django_recognises_https(recognised: dict[str, Any]) -> None:
+    messages = sessionkit_messages(
+        deploy=True, SESSIONKIT=secure_with(PROXY=None, COOKIE={"SECURE": True}), **recognised
+    )
+    assert messages == []
+
+
+def test_w015_is_quiet_with_proxy_true_or_a_cookie_that_is_not_secure() -> None:
+    assert deploy_only(PROXY=True, COOKIE={"SECURE": True}) == []
+    assert ids(deploy_only(PROXY=None, COOKIE={"SECURE": False})) == ["sessionkit.W010"]
+
+
+# --- at request time: a Secure cookie withheld on plain HTTP ------------------------------
+
+
+@pytest.fixture
+def fresh_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a new process: the once-per-process warning not yet logged."""
+    monkeypatch.setattr(sessionkit.checks, "_withheld_logged", threading.Event())
+
+
+def withheld_warnings(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        r
+        for r in caplog.records
+        if r.name == "sessionkit" and "did not send the session cookie" in r.getMessage()
+    ]
+
+
+def test_withheld_secure_cookie_is_logged_once_per_process(
+    fresh_process: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    factory = RequestFactory()
+    conf = parse({"COOKIE": {"SECURE": True}})
+    with caplog.at_level(logging.WARNING, logger="sessionkit"):
+        for _ in range(3):
+            warn_secure_cookie_withheld(factory.get("/", HTTP_X_FORWARDED_PROTO="https"), conf)
+    (record,) = withheld_warnings(caplog)
+    assert record.levelno == logging.WARNING
+    text = record.getMessage()
+    assert "X-Forwarded-Proto: 'https' was sent but is not trusted" in text
+    assert "SECURE_PROXY_SSL_HEADER = ('HTTP_X_FORWARDED_PROTO', 'https')" in text
+    assert "SESSIONKIT['PROXY'] = True" in text
+    assert "SESSIONKIT['COOKIE']['SECURE'] = 'auto'" in text
+
+
+@pytest.mark.django_db
+def test_withheld_secure_cookie_over_http_is_logged_once_through_the_middleware(
+    fresh_process: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+    with (
+        override_settings(SESSIONKIT={"COOKIE": {"SECURE": True}}),
+        caplog.at_level(logging.WARNING, logger="sessionkit"),
+    ):
+        first = client.get("/write/?x=1", HTTP_X_FORWARDED_PROTO="https")
+        second = client.get("/write/?x=2")
+    assert "sessionid" not in first.cookies and "sessionid" not in second.cookies
+    (record,) = withheld_warnings(caplog)
+    assert "was sent but is not trusted" in record.getMessage()
+
+
+@pytest.mark.django_db
+def test_a_secure_cookie_sent_over_https_logs_nothing(
+    fresh_process: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+    with (
+        override_settings(SESSIONKIT={"COOKIE": {"SECURE": True}}),
+        caplog.at_level(logging.WARNING, logger="sessionkit"),
+    ):
+        response = client.get("/write/?x=1", secure=True)
+    assert "sessionid" in response.cookies
+    assert withheld_warnings(caplog) == []
 
 
 def test_check_deploy_command_fails_on_insecure_session_cookie() -> None:
@@ -504,7 +843,9 @@ def test_bad_redis_store_setting_is_e010(value: Any) -> None:
 
 def test_good_redis_store_setting_gives_no_message() -> None:
     with override_settings(
-        SESSION_ENGINE="sessionkit.backends.redis", SESSIONKIT_REDIS={"PREFIX": "app:"}
+        SESSION_ENGINE="sessionkit.backends.redis",
+        SESSION_CACHE_ALIAS="redis",
+        SESSIONKIT_REDIS={"PREFIX": "app:"},
     ):
         assert [m.id for m in check_settings()] == []
 
@@ -587,7 +928,11 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "E007": {"SESSIONKIT": {"GENID": "no.such.module.genid"}},
     "E008": {"SESSIONKIT": {"ABSOLUTE_TIMEOUT": -5}},
     "E009": {"SESSIONKIT": {"COOKIE": {"EXTRA": 1}}},
-    "E010": {"SESSION_ENGINE": "sessionkit.backends.redis", "SESSIONKIT_REDIS": {"UNKNOWN": 1}},
+    "E010": {
+        "SESSION_ENGINE": "sessionkit.backends.redis",
+        "SESSION_CACHE_ALIAS": "redis",
+        "SESSIONKIT_REDIS": {"UNKNOWN": 1},
+    },
     # ...with redis-py and django-redis made unimportable (see hide_redis_packages).
     "E011": {"SESSION_ENGINE": "sessionkit.backends.redis"},
     "E012": {"SESSIONKIT": {"ROLLING": "true"}},
@@ -599,6 +944,16 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     },
     "E016": {"SESSIONKIT": {"NAME": "__Host-sid"}},
     "E017": {"SESSIONKIT": {"NAME": "__Secure-sid"}},
+    "E018": {"MIDDLEWARE": [DJANGO_MW, SESSIONKIT_MW]},
+    "E019": {"MIDDLEWARE": [AUTH_MW, SESSIONKIT_MW]},
+    "E020": {"MIDDLEWARE": [DJANGO_MW]},
+    "E021": {"SESSION_ENGINE": "sessionkit.backends.dbb"},
+    "E022": {
+        "SESSION_ENGINE": "django.contrib.sessions.backends.db",
+        "INSTALLED_APPS": WITHOUT_DJANGO_SESSIONS,
+    },
+    # The test settings' SESSION_CACHE_ALIAS is a locmem cache.
+    "E023": {"SESSION_ENGINE": "sessionkit.backends.redis"},
     "W001": {
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSIONKIT": {"ABSOLUTE_TIMEOUT": 3600},
@@ -609,6 +964,7 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "W012": {"SESSIONKIT": secure_with(COOKIE={"SAMESITE": False})},
     "W013": {"SESSIONKIT": secure_with(SECRET="keyboard cat")},
     "W014": {"SESSIONKIT": secure_with(PROXY=True, COOKIE={"SECURE": False})},
+    "W015": {"SESSIONKIT": secure_with(PROXY=None)},
 }
 #: Ids a trigger cannot avoid reporting too: a cookie that is never Secure is W010 as well.
 COMPANIONS: dict[str, list[str]] = {"W014": ["sessionkit.W010"]}

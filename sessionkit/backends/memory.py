@@ -97,6 +97,14 @@ class SessionStore(BaseStore):
         return len(doomed)
 
     @classmethod
+    def reset(cls) -> None:
+        """Forget every session, as a new process would: call it between tests so one
+        test's sessions never reach the next (sessionkit's pytest plugin does, before each
+        test, once the memory store has been imported)."""
+        with cls._lock:
+            cls._records.clear()
+
+    @classmethod
     def records(cls) -> dict[str, Record]:
         """A snapshot of the store, for tests and the per-user listing."""
         with cls._lock:
