@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from http.cookies import Morsel
 from typing import Any, Literal
 
 from django.conf import settings
@@ -270,12 +271,17 @@ def _cookie_name(p: _Parser, raw: Mapping[str, Any]) -> str:
     ``http.cookies`` raise on every response that sets it."""
     where = "SESSIONKIT['NAME']" if "NAME" in raw else "SESSION_COOKIE_NAME"
     value = raw.get("NAME", settings.SESSION_COOKIE_NAME)
-    if isinstance(value, str) and _COOKIE_NAME.fullmatch(value):
+    if (
+        isinstance(value, str)
+        and _COOKIE_NAME.fullmatch(value)
+        and value.lower() not in Morsel._reserved  # type: ignore[attr-defined]
+    ):
         return value
     p.error(
         "E006",
         f"{where} is {value!r}: a cookie name must be a non-empty RFC 6265 token (ASCII "
-        "letters, digits and ! # $ % & ' * + - . ^ _ ` | ~ only).",
+        "letters, digits and ! # $ % & ' * + - . ^ _ ` | ~ only), and not a cookie "
+        "attribute's name (expires, path, domain, max-age, ...).",
         f"Choose a plain name for {where}, e.g. 'sessionid' ('__Host-sessionid' with "
         "SECURE=True).",
     )

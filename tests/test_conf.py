@@ -311,6 +311,7 @@ def test_invalid_top_level_value_falls_back_without_raising(
 
 @given(name=st.text(min_size=1, max_size=12))
 @example(name="sess(id")
+@example(name="Expires")
 @example(name="sessiön")
 @example(name="a/b")
 def test_every_accepted_cookie_name_can_be_set_by_django(name: str) -> None:
