@@ -6,7 +6,6 @@ import contextlib
 import json
 import logging
 import time
-
 from typing import Any
 
 from django.db import DataError, OperationalError, connections, router, transaction
