@@ -167,20 +167,24 @@ def _update_sql(
             data_sql = f"json_set({data_sql}, {', '.join(pairs)})"
     now = _param(vendor, "now", "double precision")
     deadline = _earliest(vendor, n["deadline"], _param(vendor, "deadline", "double precision"))
+    age = _param(vendor, "age", "integer")
     if replace:  # the writer's age and expiry; the deadline never later than stored
-        age = _param(vendor, "age", "integer")
         expires = _earliest(vendor, _param(vendor, "expires", "double precision"), deadline)
     else:  # the stored age carried to now; a fixed date (age NULL) stays
-        age = n["age"]
         touched = _later(vendor, n["expires"], f"{now} + {n['age']}")
         carried = f"CASE WHEN {n['age']} IS NULL THEN {n['expires']} ELSE {touched} END"
         expires = _earliest(vendor, carried, deadline)
-    user_sql = n["user_id"] if user == "keep" else _param(vendor, "user", "varchar")
+    # A column left out of SET is not written: SQLite then leaves its index alone.
+    sets = [] if data_sql == n["data"] else [f"{n['data']} = {data_sql}"]
+    sets.append(f"{n['expires']} = {expires}")
+    if replace:
+        sets.append(f"{n['age']} = {age}")
+    sets.append(f"{n['deadline']} = {deadline}")
+    if user == "set":
+        sets.append(f"{n['user_id']} = {_param(vendor, 'user', 'varchar')}")
+    sets += [f"{n['last_seen']} = {now}", f"{n['user_agent']} = %(agent)s", f"{n['ip']} = %(ip)s"]
     return (
-        f"UPDATE {n['table']} SET {n['data']} = {data_sql}, "
-        f"{n['expires']} = {expires}, {n['age']} = {age}, {n['deadline']} = {deadline}, "
-        f"{n['user_id']} = {user_sql}, {n['last_seen']} = {now}, "
-        f"{n['user_agent']} = %(agent)s, {n['ip']} = %(ip)s "
+        f"UPDATE {n['table']} SET {', '.join(sets)} "
         f"WHERE {n['key_hash']} = %(key)s AND {n['expires']} > {now}"
     )
 
