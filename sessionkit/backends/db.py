@@ -150,7 +150,7 @@ class SessionStore(BaseStore):
         """One ``INSERT ... ON CONFLICT DO NOTHING``: a taken id inserts no row."""
         connection = connections[self._db(True)]
         columns = _columns(record)
-        params = [key_hash, *(columns[name] for name in db_sql.READ_COLUMNS)]
+        params: list[Any] = [key_hash, *(columns[name] for name in db_sql.READ_COLUMNS)]
         with connection.cursor() as cursor:
             cursor.execute(db_sql.insert_sql(connection.vendor, connection.ops.quote_name), params)
             return bool(cursor.rowcount == 1)

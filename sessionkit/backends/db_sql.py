@@ -29,6 +29,8 @@ from __future__ import annotations
 import functools
 from typing import Any, NamedTuple
 
+from django.db.models import Field
+
 from sessionkit.models import Session
 from sessionkit.session_fields import Delta, join_fields
 
@@ -62,7 +64,9 @@ class Statement(NamedTuple):
 
 
 def _column(name: str) -> str:
-    return Session._meta.get_field(name).column
+    field = Session._meta.get_field(name)
+    assert isinstance(field, Field) and field.column is not None
+    return field.column
 
 
 @functools.cache
