@@ -77,10 +77,6 @@ def _names(vendor: str, quote: Any) -> dict[str, str]:
     return names
 
 
-def names(connection: Any) -> dict[str, str]:
-    return _names(connection.vendor, connection.ops.quote_name)
-
-
 @functools.cache
 def select_sql(vendor: str, quote: Any) -> str:
     n = _names(vendor, quote)
@@ -178,8 +174,9 @@ def _update_sql(
         touched = _later(vendor, n["expires"], f"{now} + {n['age']}")
         carried = f"CASE WHEN {n['age']} IS NULL THEN {n['expires']} ELSE {touched} END"
         expires = _earliest(vendor, carried, deadline)
-    # A column left out of SET is not written: SQLite then leaves its index alone.
-    sets = [] if data_sql == n["data"] else [f"{n['data']} = {data_sql}"]
+    # An indexed column left out of SET (user_id) is not written: SQLite then leaves its
+    # index alone. The data is always in SET: a RESAVE of an unchanged session writes it.
+    sets = [f"{n['data']} = {data_sql}"]
     sets.append(f"{n['expires']} = {expires}")
     if replace:
         sets.append(f"{n['age']} = {age}")

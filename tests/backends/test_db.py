@@ -360,3 +360,33 @@ def test_a_string_postgresql_json_refuses_is_written_inside_a_transaction(via):
         via(b, "save")
         assert SessionStore(a.session_key).load() == {"x": 1, "nul": "a\u0000b", "b": 1}
     assert SessionStore(a.session_key).load() == {"x": 1, "nul": "a\u0000b", "b": 1}
+
+
+@COUNTED
+def test_a_delta_of_hundreds_of_keys_is_one_statement(via):
+    """SQLite caps a function's arguments (127 by default): the paths go in chunks."""
+    a, b = loaded_twice(**{f"old{i}": i for i in range(150)}, kept=0)
+    for i in range(150):
+        del a[f"old{i}"]
+    a.update({f"new{i}": [i] for i in range(130)})
+    sql = statements(lambda: via(a, "save"))
+    assert len(sql) == 1, sql
+    b["b"] = 1
+    via(b, "save")
+    assert SessionStore(a.session_key).load() == {
+        "kept": 0,
+        "b": 1,
+        **{f"new{i}": [i] for i in range(130)},
+    }
+
+
+@COUNTED
+def test_the_locked_path_never_brings_back_a_session_deleted_meanwhile(via):
+    key = saved(x=1)
+    session = SessionStore(key)
+    via(session, "load")
+    SessionStore(key).delete()
+    session['quo"te'] = 1  # a key SQLite's paths cannot name: the locked path
+    with pytest.raises(UpdateError):
+        via(session, "save")
+    assert not Session.objects.filter(pk=hash_key(key)).exists()
