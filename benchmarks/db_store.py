@@ -21,7 +21,9 @@ Nothing here is part of ``make test``.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib.util
+import shutil
 import statistics
 import string
 import subprocess
@@ -45,10 +47,9 @@ def configure(db: str) -> None:
 
         database = postgres_dsn()
     else:
-        database = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(Path(tempfile.mkdtemp(prefix="sessionkit-bench-")) / "db.sqlite3"),
-        }
+        directory = tempfile.mkdtemp(prefix="sessionkit-bench-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        database = {"ENGINE": "django.db.backends.sqlite3", "NAME": f"{directory}/db.sqlite3"}
     settings.configure(
         SECRET_KEY="benchmark-not-a-secret-0123456789-abcdefghijklmnopqrstuvwxyz",
         INSTALLED_APPS=["django.contrib.contenttypes", "sessionkit", "django.contrib.sessions"],
