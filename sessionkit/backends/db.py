@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
+from typing import Any
 
-from django.db import IntegrityError, router, transaction
+from django.db import DataError, OperationalError, connections, router, transaction
 from django.db.models import QuerySet
 
 from sessionkit import lifetime
+from sessionkit.backends import db_sql
 from sessionkit.backends.base import NEW_TAKEN, OLD_GONE, RENAMED, ClientInfo, Record
 from sessionkit.backends.base import SessionStore as BaseStore
 from sessionkit.models import Session
@@ -21,6 +24,21 @@ PURGE_BATCH = 1000
 END_ROUNDS = 10
 
 logger = logging.getLogger(__name__)
+
+
+def _record_from_row(row: tuple[Any, ...]) -> Record:
+    """A record from a row of :data:`db_sql.READ_COLUMNS` (``ValueError``: undecodable)."""
+    data, created, expires, age, deadline, user_id, user_agent, ip, last_seen = row
+    return Record(
+        fields=to_fields(json.loads(data)),
+        created=created,
+        expires=expires,
+        age=age,
+        deadline=deadline,
+        user_id=user_id,
+        client=ClientInfo(user_agent, ip),
+        last_seen=last_seen,
+    )
 
 
 def _record(row: Session) -> Record:
@@ -73,6 +91,21 @@ def _columns(record: Record) -> dict[str, object]:
     }
 
 
+def _recoverable(connection: Any, db: str) -> Any:
+    """A savepoint around the merged ``UPDATE`` inside a PostgreSQL transaction, so a
+    statement refused for its JSON leaves the transaction usable for the locked path."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        return transaction.atomic(using=db)
+    return contextlib.nullcontext()
+
+
+def _json_refused(connection: Any, error: Exception) -> bool:
+    """Whether the merged ``UPDATE`` failed on the JSON it reads, not the database."""
+    if connection.vendor == "postgresql":
+        return isinstance(error, DataError)
+    return isinstance(error, OperationalError) and "malformed JSON" in str(error)
+
+
 class SessionStore(BaseStore):
     """Sessions in the ``sessionkit_session`` table of the default (or routed) database."""
 
@@ -86,11 +119,18 @@ class SessionStore(BaseStore):
         return (router.db_for_write if write else router.db_for_read)(Session) or "default"
 
     def _fetch(self, key_hash: str, now: float) -> Record | None:
-        row = Session.objects.using(self._db(False)).filter(pk=key_hash, expires__gt=now).first()
+        """One ``SELECT``; an ``UPDATE`` too when the touch is due, once per slack window
+        (:meth:`_read_slack`)."""
+        connection = connections[self._db(False)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                db_sql.select_sql(connection.vendor, connection.ops.quote_name), (key_hash, now)
+            )
+            row = cursor.fetchone()
         if row is None:
             return None
         try:
-            record = _record(row)
+            record = _record_from_row(row)
         except ValueError:
             logger.warning(
                 "sessionkit: undecodable session row %s; starting afresh", key_hash[:12]
@@ -98,26 +138,47 @@ class SessionStore(BaseStore):
             return None
         expires = self._expiry_after_read(record, now)
         if expires > record.expires:
-            Session.objects.using(self._db(True)).filter(
-                pk=key_hash,
-                expires__lt=expires,  # never shorten a concurrent set_expiry
-            ).update(expires=expires, last_seen=now)
+            writer = connections[self._db(True)]
+            with writer.cursor() as cursor:  # never shortens a concurrent set_expiry
+                cursor.execute(
+                    db_sql.touch_sql(writer.vendor, writer.ops.quote_name),
+                    (expires, now, key_hash, expires),
+                )
         return record
 
     def _insert(self, key_hash: str, record: Record) -> bool:
-        db = self._db(True)
-        try:
-            with transaction.atomic(using=db):
-                Session.objects.using(db).create(key_hash=key_hash, **_columns(record))
-        except IntegrityError:
-            return False
-        return True
+        """One ``INSERT ... ON CONFLICT DO NOTHING``: a taken id inserts no row."""
+        connection = connections[self._db(True)]
+        columns = _columns(record)
+        params: list[Any] = [key_hash, *(columns[name] for name in db_sql.READ_COLUMNS)]
+        with connection.cursor() as cursor:
+            cursor.execute(db_sql.insert_sql(connection.vendor, connection.ops.quote_name), params)
+            return bool(cursor.rowcount == 1)
 
     def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
-        """Write ``record`` merged into the row as it is now (locked): with a ``delta`` only
-        the changed keys, so concurrent requests that change different keys lose nothing,
-        and the lifetime computed from the merged session (:meth:`Record.merged`)."""
+        """One ``UPDATE`` merging ``delta`` (only the changed keys, so concurrent requests
+        that change different keys lose nothing) and the lifetime into the row as it is
+        (:mod:`sessionkit.backends.db_sql`); the locked read-merge-write
+        (:meth:`_locked_update`) where that statement cannot carry the delta."""
         db = self._db(True)
+        connection = connections[db]
+        statement = db_sql.update(connection, key_hash, record, delta, time.time())
+        if statement is None:
+            return self._locked_update(db, key_hash, record, delta)
+        try:
+            with _recoverable(connection, db), connection.cursor() as cursor:
+                cursor.execute(statement.sql, statement.params)
+                return bool(cursor.rowcount == 1)
+        except (DataError, OperationalError) as error:
+            if not _json_refused(connection, error):
+                raise
+        # PostgreSQL's json refuses a \u0000; either refuses a row that is not JSON.
+        return self._locked_update(db, key_hash, record, delta)
+
+    @staticmethod
+    def _locked_update(db: str, key_hash: str, record: Record, delta: Delta | None) -> bool:
+        """Write ``record`` merged into the row as it is now, read under its lock
+        (:meth:`Record.merged`): keys a JSON path cannot name, data SQL cannot parse."""
         live = Session.objects.using(db).filter(pk=key_hash, expires__gt=time.time())
         with transaction.atomic(using=db):
             if (stored := _locked(live)) is None:

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-import pytest
-from django.test import TestCase
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import pytest
+from asgiref.sync import async_to_sync
+from django.contrib.sessions.backends.base import UpdateError
+from django.db import connection, transaction
+from django.db.models import F
+from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
+
+from sessionkit.backends import db_sql
 from sessionkit.backends.base import hash_key
 from sessionkit.backends.db import SessionStore
+from sessionkit.models import Session
 from tests.backends.conformance import SessionTestsMixin
 
 pytestmark = pytest.mark.db
@@ -18,13 +31,14 @@ class DatabaseStoreConformanceTests(SessionTestsMixin, TestCase):
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_of_different_keys_all_survive():
-    """Improvement 5 on the db store: each writer merges its delta into the locked row."""
+    """Improvement 5 on the db store: each writer's one UPDATE merges its delta into the
+    row as it is when the UPDATE runs."""
     import threading
 
     from django.db import connection
 
     if connection.vendor != "postgresql":
-        pytest.skip("needs row locks (SELECT ... FOR UPDATE): runs in the PostgreSQL pass")
+        pytest.skip("needs concurrent connections: runs in the PostgreSQL pass")
     store = SessionStore()
     store["base"] = 0
     store.save()
@@ -107,3 +121,272 @@ def test_log_out_other_devices_ends_a_session_cycled_while_it_runs():
     assert ended == [1]
     assert SessionStore(device_b.session_key).load() == {}
     assert SessionStore(device_a.session_key).load()["x"] == "device data"
+
+
+# -- one statement per read and per write (issue 9) -------------------------------------
+
+COUNTED = pytest.mark.django_db(transaction=True)  # autocommit, as a request runs
+
+
+@pytest.fixture(params=["sync", "async"])
+def via(request: pytest.FixtureRequest) -> Callable[[SessionStore, str], Any]:
+    """Call a method or its async twin (``save`` / ``asave``) on a session; ``load``
+    loads it as a request does, on first use (``keys`` / ``akeys``)."""
+
+    def call(session: SessionStore, name: str) -> Any:
+        name = "keys" if name == "load" else name
+        if request.param == "sync":
+            return getattr(session, name)()
+        return async_to_sync(getattr(session, "a" + name))()
+
+    return call
+
+
+def saved(**data: Any) -> str:
+    session = SessionStore()
+    session.update(data)
+    session.save()
+    assert session.session_key is not None
+    return session.session_key
+
+
+def statements(fn: Callable[[], Any]) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        fn()
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def stored(session_key: str) -> Session:
+    return Session.objects.get(pk=hash_key(session_key))
+
+
+def age_by(session_key: str, seconds: float) -> None:
+    """Pretend the session was last touched ``seconds`` ago."""
+    Session.objects.filter(pk=hash_key(session_key)).update(
+        expires=F("expires") - seconds, last_seen=F("last_seen") - seconds
+    )
+
+
+@COUNTED
+def test_a_read_is_one_statement(via):
+    key = saved(x=1, y=[1, 2])
+    session = SessionStore(key)
+    sql = statements(lambda: via(session, "load"))
+    assert len(sql) == 1 and sql[0].startswith("SELECT")
+    assert dict(session.items()) == {"x": 1, "y": [1, 2]}
+
+
+@COUNTED
+def test_a_rolling_read_within_the_slack_is_one_statement_past_it_one_write_per_window(via):
+    key = saved(x=1)
+    age_by(key, 30)  # within the slack (60 s for a two-week session): nothing to write
+    before = stored(key).expires
+    assert len(statements(lambda: via(SessionStore(key), "load"))) == 1
+    assert stored(key).expires == before
+    age_by(key, 120)  # past it: the read pushes the expiry back, once
+    sql = statements(lambda: via(SessionStore(key), "load"))
+    assert [q.split()[0] for q in sql] == ["SELECT", "UPDATE"]
+    assert stored(key).expires == pytest.approx(time.time() + stored(key).age, abs=5)
+    assert len(statements(lambda: via(SessionStore(key), "load"))) == 1  # the next read
+
+
+@COUNTED
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda s: s.__setitem__("x", 2), id="set a key"),
+        pytest.param(lambda s: s.__delitem__("y"), id="remove a key"),
+        pytest.param(lambda s: s.set_expiry(600), id="set_expiry"),
+        pytest.param(lambda s: s.update({"z": None, "x": 3}) or s.pop("y"), id="several"),
+        pytest.param(lambda s: s.__setitem__("_auth_user_id", "7"), id="log in"),
+    ],
+)
+def test_a_write_of_a_loaded_session_is_one_statement(via, change):
+    key = saved(x=1, y="why")
+    session = SessionStore(key)
+    via(session, "load")
+    change(session)
+    expected = dict(session.items())
+    sql = statements(lambda: via(session, "save"))
+    assert len(sql) == 1 and sql[0].startswith("UPDATE"), sql
+    assert SessionStore(key).load() == expected
+
+
+@COUNTED
+def test_creating_a_session_is_one_insert(via):
+    session = SessionStore()
+    session["x"] = 1
+    sql = statements(lambda: via(session, "save"))
+    assert len(sql) == 1 and sql[0].startswith("INSERT"), sql
+    assert session.session_key is not None
+    assert SessionStore(session.session_key).load() == {"x": 1}
+
+
+# -- the merged UPDATE keeps what the locked read-merge-write kept ---------------------
+
+
+def loaded_twice(**data: Any) -> tuple[SessionStore, SessionStore]:
+    """Two requests, A and B, that loaded the same session."""
+    key = saved(**data)
+    a, b = SessionStore(key), SessionStore(key)
+    assert a.load() == b.load() == data
+    return a, b
+
+
+ODD_KEYS = [
+    'quo"te',
+    "back\\slash",
+    "new\nline",
+    "uni\u00e9\u4e2d\U0001f600",
+    "a.b",
+    "$",
+    "$.x[0]",
+    "[0]",
+    "",
+    "*",
+    "'",
+    "\u2028",
+]
+#: Values whose JSON text a database might rewrite: kept exactly, types included.
+ODD_VALUES = [None, 1e16, 1.5e-7, 0.1, 2**80, -0.0, "nul\u0000byte", "\\u0000", {"": [None]}, True]
+
+
+@COUNTED
+@pytest.mark.parametrize("key", ODD_KEYS)
+def test_any_key_merges_and_round_trips(via, key):
+    """SQLite's JSON paths cannot name a key with a quote, a backslash or a control
+    character: those writes take the locked read-merge-write path, and merge as well."""
+    a, b = loaded_twice(base=0, **{key: "old", f"gone {key}": 1})
+    a[key] = ["new", key]
+    del a[f"gone {key}"]
+    sql = statements(lambda: via(a, "save"))
+    if connection.vendor == "postgresql" or db_sql.sqlite_path_safe(key):
+        assert len(sql) == 1, sql
+    else:  # the locked path: in a transaction, SELECT ... FOR UPDATE, then UPDATE
+        assert len(sql) > 2 and any(q.startswith("UPDATE") for q in sql), sql
+    b["b"] = None  # B, loaded before A's write, changes another key
+    via(b, "save")
+    assert SessionStore(a.session_key).load() == {"base": 0, key: ["new", key], "b": None}
+
+
+@COUNTED
+def test_values_round_trip_exactly_through_concurrent_merges(via):
+    a, b = loaded_twice(**{f"v{i}": value for i, value in enumerate(ODD_VALUES)})
+    a["a"] = ODD_VALUES
+    via(a, "save")
+    b["b"] = list(reversed(ODD_VALUES))
+    via(b, "save")
+    data = SessionStore(a.session_key).load()
+    expected = {f"v{i}": value for i, value in enumerate(ODD_VALUES)}
+    expected.update(a=ODD_VALUES, b=list(reversed(ODD_VALUES)))
+    assert data == expected
+    assert json.dumps(data, sort_keys=True) == json.dumps(expected, sort_keys=True)  # types
+
+
+@COUNTED
+def test_a_concurrent_write_keeps_none_values_and_removed_keys_stay_removed(via):
+    """Not RFC 7396's merge patch, which drops keys set to null."""
+    a, b = loaded_twice(x=1, y=2, n=None)
+    a["z"] = None
+    del a["x"]
+    via(a, "save")
+    b["y"] = None
+    via(b, "save")
+    assert SessionStore(a.session_key).load() == {"y": None, "n": None, "z": None}
+
+
+@COUNTED
+def test_a_concurrent_write_keeps_a_fixed_expiry_date(via):
+    a, b = loaded_twice(x=0)
+    fixed = datetime.now(UTC) + timedelta(hours=1)
+    a.set_expiry(fixed)
+    via(a, "save")
+    b["b"] = 1
+    via(b, "save")
+    row = stored(a.session_key)
+    assert row.age is None
+    assert row.expires == pytest.approx(fixed.timestamp(), abs=1)
+
+
+@COUNTED
+def test_removing_the_user_clears_it_and_other_writes_keep_it(via):
+    a, b = loaded_twice(_auth_user_id="7", x=0)
+    b["b"] = 1
+    via(b, "save")
+    assert stored(a.session_key).user_id == "7"
+    del a["_auth_user_id"]
+    via(a, "save")
+    assert stored(a.session_key).user_id is None
+
+
+@COUNTED
+@pytest.mark.parametrize("end", ["deleted", "expired"])
+def test_a_write_never_brings_back_a_session_that_ended_meanwhile(via, end):
+    key = saved(x=1)
+    session = SessionStore(key)
+    via(session, "load")
+    if end == "deleted":
+        SessionStore(key).delete()
+    else:
+        age_by(key, 2 * 3600 * 24 * 14)
+    session["x"] = 2
+    with pytest.raises(UpdateError):
+        via(session, "save")
+    if end == "deleted":
+        assert not Session.objects.filter(pk=hash_key(key)).exists()
+    else:
+        assert stored(key).expires < time.time()
+        assert json.loads(stored(key).data) == {"x": 1}
+
+
+@COUNTED
+def test_a_write_over_a_row_that_is_not_json_takes_the_locked_path(via):
+    a, _ = loaded_twice(x=1)
+    Session.objects.filter(pk=hash_key(a.session_key)).update(data="not json")
+    a["y"] = 2
+    via(a, "save")
+    assert SessionStore(a.session_key).load() == {"y": 2}
+
+
+@COUNTED
+def test_a_string_postgresql_json_refuses_is_written_inside_a_transaction(via):
+    """PostgreSQL's ``json`` functions refuse ``\\u0000`` (a NUL in a string): the merged
+    UPDATE fails, and the locked path writes it, inside a transaction too."""
+    a, b = loaded_twice(x=1)
+    a["nul"] = "a\u0000b"
+    via(a, "save")
+    b["b"] = 1
+    with transaction.atomic():
+        via(b, "save")
+        assert SessionStore(a.session_key).load() == {"x": 1, "nul": "a\u0000b", "b": 1}
+    assert SessionStore(a.session_key).load() == {"x": 1, "nul": "a\u0000b", "b": 1}
+
+
+@COUNTED
+def test_a_delta_of_hundreds_of_keys_is_one_statement(via):
+    """SQLite caps a function's arguments (127 by default): the paths go in chunks."""
+    a, b = loaded_twice(**{f"old{i}": i for i in range(150)}, kept=0)
+    for i in range(150):
+        del a[f"old{i}"]
+    a.update({f"new{i}": [i] for i in range(130)})
+    sql = statements(lambda: via(a, "save"))
+    assert len(sql) == 1, sql
+    b["b"] = 1
+    via(b, "save")
+    assert SessionStore(a.session_key).load() == {
+        "kept": 0,
+        "b": 1,
+        **{f"new{i}": [i] for i in range(130)},
+    }
+
+
+@COUNTED
+def test_the_locked_path_never_brings_back_a_session_deleted_meanwhile(via):
+    key = saved(x=1)
+    session = SessionStore(key)
+    via(session, "load")
+    SessionStore(key).delete()
+    session['quo"te'] = 1  # a key SQLite's paths cannot name: the locked path
+    with pytest.raises(UpdateError):
+        via(session, "save")
+    assert not Session.objects.filter(pk=hash_key(key)).exists()

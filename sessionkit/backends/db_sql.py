@@ -1,0 +1,232 @@
+"""The db store's hot path in raw SQL: one statement per read, one per write.
+
+Table and column names come from :class:`sessionkit.models.Session`'s ``_meta``, quoted by
+the connection. Statements use Django's ``%s`` placeholders on every backend.
+
+A write of a loaded session is one ``UPDATE`` that merges the delta into the row as it is
+when the statement runs (atomic on its own, so concurrent writers of different keys lose
+nothing, without ``SELECT ... FOR UPDATE``):
+
+- SQLite: ``json_set(data, '$."key"', json(%s), ...)`` and ``json_remove(...)``; never
+  ``json_patch``, whose RFC 7396 merge deletes keys set to ``null``. A path cannot carry a
+  key holding ``"``, ``\\`` or a control character: :func:`update` answers ``None`` and the
+  store takes the locked read-merge-write path.
+- PostgreSQL: the stored object's members but the delta's keys, then the delta's, through
+  ``json_each`` / ``json_object_agg`` on ``json`` (not ``jsonb``: ``jsonb`` rewrites
+  ``1e+16`` as an integer and refuses ``\\u0000``; ``json`` keeps each value's text). A
+  ``\\u0000`` in a string still fails the statement (``DataError``): the store then takes
+  the locked path.
+
+The lifetime is merged in the same statement (issue 8): a delta that does not set or remove
+``_session_expiry`` keeps the stored touch window and carries the stored lifetime to this
+write's time (``expires + age``, never earlier than stored; a fixed date, ``age`` NULL,
+stays); one that does writes the writer's. The deadline only comes earlier. ``expires >
+now`` in the ``WHERE`` keeps a destroyed or expired session from coming back.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, NamedTuple
+
+from django.db.models import Field
+
+from sessionkit.models import Session
+from sessionkit.session_fields import Delta, join_fields
+
+#: SQLite's default SQLITE_MAX_FUNCTION_ARG is 127: ``json_set`` takes the document and
+#: (path, value) pairs, ``json_remove`` the document and paths.
+SQLITE_SET_PAIRS = 60
+SQLITE_REMOVE_PATHS = 120
+
+#: The keys whose change also changes the stored lifetime or user.
+EXPIRY_KEY = "_session_expiry"
+USER_KEY = "_auth_user_id"
+
+#: The columns a read returns, in :func:`record_from_row`'s order.
+READ_COLUMNS = (
+    "data",
+    "created",
+    "expires",
+    "age",
+    "deadline",
+    "user_id",
+    "user_agent",
+    "ip",
+    "last_seen",
+)
+INSERT_COLUMNS = ("key_hash", *READ_COLUMNS)
+
+
+class Statement(NamedTuple):
+    sql: str
+    params: dict[str, Any]
+
+
+def _column(name: str) -> str:
+    field = Session._meta.get_field(name)
+    assert isinstance(field, Field) and field.column is not None
+    return field.column
+
+
+@functools.cache
+def _names(vendor: str, quote: Any) -> dict[str, str]:
+    """Quoted table and column names (``quote``: the connection's ``ops.quote_name``)."""
+    names = {name: quote(_column(name)) for name in INSERT_COLUMNS}
+    names["table"] = quote(Session._meta.db_table)
+    return names
+
+
+@functools.cache
+def select_sql(vendor: str, quote: Any) -> str:
+    n = _names(vendor, quote)
+    columns = ", ".join(n[c] for c in READ_COLUMNS)
+    return f"SELECT {columns} FROM {n['table']} WHERE {n['key_hash']} = %s AND {n['expires']} > %s"
+
+
+@functools.cache
+def touch_sql(vendor: str, quote: Any) -> str:
+    """Push the expiry back to ``%s`` (never shortening a concurrent ``set_expiry()``)."""
+    n = _names(vendor, quote)
+    return (
+        f"UPDATE {n['table']} SET {n['expires']} = %s, {n['last_seen']} = %s "
+        f"WHERE {n['key_hash']} = %s AND {n['expires']} < %s"
+    )
+
+
+@functools.cache
+def insert_sql(vendor: str, quote: Any) -> str:
+    """Create a row unless the key is taken (0 rows): no exception, so no savepoint."""
+    n = _names(vendor, quote)
+    columns = ", ".join(n[c] for c in INSERT_COLUMNS)
+    marks = ", ".join(["%s"] * len(INSERT_COLUMNS))
+    return (
+        f"INSERT INTO {n['table']} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({n['key_hash']}) DO NOTHING"
+    )
+
+
+def sqlite_path_safe(key: str) -> bool:
+    """Whether SQLite's ``$."key"`` path names ``key`` exactly (it has no escapes)."""
+    return not any(c in '"\\' or c < " " for c in key)
+
+
+# -- the merged write ----------------------------------------------------------------------
+
+
+def _earliest(vendor: str, a: str, b: str) -> str:
+    """The earlier of two nullable times, NULL standing for "none" (LEAST skips NULLs)."""
+    if vendor == "postgresql":
+        return f"LEAST({a}, {b})"
+    return f"COALESCE(MIN({a}, {b}), {a}, {b})"
+
+
+def _later(vendor: str, a: str, b: str) -> str:
+    return f"GREATEST({a}, {b})" if vendor == "postgresql" else f"MAX({a}, {b})"
+
+
+def _param(vendor: str, name: str, kind: str) -> str:
+    """A named placeholder, typed where PostgreSQL may need it (a NULL parameter)."""
+    return f"%({name})s::{kind}" if vendor == "postgresql" else f"%({name})s"
+
+
+@functools.cache
+def _update_sql(
+    vendor: str, quote: Any, data: tuple[str, int, int], replace: bool, user: str
+) -> str:
+    """The merged ``UPDATE`` (named parameters, see :func:`update`). ``data``: how the data
+    column is written (``keep``, ``full`` or ``merge``), how many keys changed, how many
+    were removed; ``replace``: the writer's lifetime, else the stored one carried forward;
+    ``user``: ``keep`` or ``set``."""
+    n = _names(vendor, quote)
+    mode, changed, removed = data
+    data_sql = n["data"]
+    if mode == "full":
+        data_sql = "%(data)s"
+    elif mode == "merge" and vendor == "postgresql":
+        parts = [
+            f"SELECT key, value FROM json_each({n['data']}::json) "
+            "WHERE NOT (key = ANY(%(drop)s::text[]))"
+        ]
+        if changed:
+            parts.append("SELECT key, value FROM json_each(%(changed)s::json)")
+        data_sql = (
+            "(SELECT COALESCE(json_object_agg(m.key, m.value), '{}'::json)::text FROM ("
+            + " UNION ALL ".join(parts)
+            + ") m)"
+        )
+    elif mode == "merge":
+        for start in range(0, removed, SQLITE_REMOVE_PATHS):
+            paths = [f"%(r{i})s" for i in range(start, min(removed, start + SQLITE_REMOVE_PATHS))]
+            data_sql = f"json_remove({data_sql}, {', '.join(paths)})"
+        for start in range(0, changed, SQLITE_SET_PAIRS):
+            pairs = [
+                f"%(p{i})s, json(%(v{i})s)"
+                for i in range(start, min(changed, start + SQLITE_SET_PAIRS))
+            ]
+            data_sql = f"json_set({data_sql}, {', '.join(pairs)})"
+    now = _param(vendor, "now", "double precision")
+    deadline = _earliest(vendor, n["deadline"], _param(vendor, "deadline", "double precision"))
+    age = _param(vendor, "age", "integer")
+    if replace:  # the writer's age and expiry; the deadline never later than stored
+        expires = _earliest(vendor, _param(vendor, "expires", "double precision"), deadline)
+    else:  # the stored age carried to now; a fixed date (age NULL) stays
+        touched = _later(vendor, n["expires"], f"{now} + {n['age']}")
+        carried = f"CASE WHEN {n['age']} IS NULL THEN {n['expires']} ELSE {touched} END"
+        expires = _earliest(vendor, carried, deadline)
+    # An indexed column left out of SET (user_id) is not written: SQLite then leaves its
+    # index alone. The data is always in SET: a RESAVE of an unchanged session writes it.
+    sets = [f"{n['data']} = {data_sql}"]
+    sets.append(f"{n['expires']} = {expires}")
+    if replace:
+        sets.append(f"{n['age']} = {age}")
+    sets.append(f"{n['deadline']} = {deadline}")
+    if user == "set":
+        sets.append(f"{n['user_id']} = {_param(vendor, 'user', 'varchar')}")
+    sets += [f"{n['last_seen']} = {now}", f"{n['user_agent']} = %(agent)s", f"{n['ip']} = %(ip)s"]
+    return (
+        f"UPDATE {n['table']} SET {', '.join(sets)} "
+        f"WHERE {n['key_hash']} = %(key)s AND {n['expires']} > {now}"
+    )
+
+
+def update(
+    connection: Any, key_hash: str, record: Any, delta: Delta | None, now: float
+) -> Statement | None:
+    """The one ``UPDATE`` writing ``record`` (with ``delta``: only its keys) over the row
+    as it is, or ``None`` where SQLite's JSON paths cannot name a key."""
+    vendor = connection.vendor
+    params: dict[str, Any] = {
+        "now": now,
+        "deadline": record.deadline,
+        "agent": record.client.user_agent,
+        "ip": record.client.ip,
+        "key": key_hash,
+    }
+    if delta is None:
+        data: tuple[str, int, int] = ("full", 0, 0)
+        params["data"] = join_fields(record.fields)
+        replace, user = True, "set"
+    else:
+        changed, removed = delta.changed, sorted(delta.removed)
+        if vendor != "postgresql" and not all(
+            sqlite_path_safe(key) for key in (*changed, *removed)
+        ):
+            return None
+        data = ("merge", len(changed), len(removed)) if delta else ("keep", 0, 0)
+        if vendor == "postgresql":
+            params["drop"] = [*changed, *removed]
+            params["changed"] = join_fields(changed)
+        else:
+            for i, key in enumerate(removed):
+                params[f"r{i}"] = f'$."{key}"'
+            for i, (key, text) in enumerate(changed.items()):
+                params[f"p{i}"], params[f"v{i}"] = f'$."{key}"', text
+        replace = EXPIRY_KEY in changed or EXPIRY_KEY in delta.removed
+        user = "set" if USER_KEY in changed or USER_KEY in delta.removed else "keep"
+    if replace:
+        params["expires"], params["age"] = record.expires, record.age
+    if user == "set":
+        params["user"] = record.user_id
+    quote = connection.ops.quote_name
+    return Statement(_update_sql(vendor, quote, data, replace, user), params)
