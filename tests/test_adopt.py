@@ -16,11 +16,12 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends import file as dj_file
 from django.contrib.sessions.models import Session as LegacyRow
 from django.core.cache import caches
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, connections
 from django.test import AsyncClient, Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -33,7 +34,7 @@ from sessionkit.models import Session as KitRow
 from sessionkit.signing import decode_cookie_value, encode_cookie_value
 from tests.faults.harness import require_postgresql, run_concurrently
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.db, pytest.mark.django_db]
 
 ENGINES = ["db", "cached_db", "cache", "file", "signed_cookies"]
 LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "adopt"}
@@ -136,17 +137,14 @@ async def test_legacy_session_is_adopted_on_the_async_path(legacy: str) -> None:
     new = kit_cookie(response)
     assert new == adopt.adopted_key(key, get_settings().keys[0])
     assert not await _aexists(legacy, key) or legacy == "signed_cookies"
+    await sync_to_async(connections.close_all)()  # the worker thread's connection
 
 
 async def _amake(name: str, data: dict[str, Any]) -> str:
-    from asgiref.sync import sync_to_async
-
     return await sync_to_async(make_legacy)(name, data)
 
 
 async def _aexists(name: str, key: str) -> bool:
-    from asgiref.sync import sync_to_async
-
     return await sync_to_async(legacy_exists)(name, key)
 
 
