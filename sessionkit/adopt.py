@@ -53,6 +53,7 @@ from django.contrib.sessions.backends import file as dj_file
 from django.contrib.sessions.backends import signed_cookies as dj_signed
 from django.contrib.sessions.backends.base import CreateError, SessionBase
 from django.core import signing
+from django.core.exceptions import SuspiciousOperation
 from django.db import router, transaction
 from django.http import HttpRequest, HttpResponseBase
 
@@ -143,7 +144,10 @@ def read(engine: type[SessionBase], value: str, now: float) -> Legacy | None:
 
 
 def _read_file(store: Any) -> Legacy | None:
-    path = store._key_to_file()
+    try:
+        path = store._key_to_file()  # refuses a key with characters Django never makes
+    except SuspiciousOperation:
+        return None
     try:
         with open(path, encoding="ascii") as f:
             text = f.read()
@@ -186,7 +190,7 @@ def claim(engine: type[SessionBase], value: str) -> bool:
     if issubclass(engine, dj_file.SessionStore):
         try:
             os.unlink(store._key_to_file())
-        except FileNotFoundError:
+        except (FileNotFoundError, SuspiciousOperation):
             return False
         return True
     if issubclass(engine, dj_cache.SessionStore):

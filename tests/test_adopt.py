@@ -159,6 +159,15 @@ def test_unknown_legacy_key_gives_a_fresh_session_and_creates_nothing(legacy: st
     assert response.cookies["sessionid"]["max-age"] == 0  # the dead cookie is cleared
 
 
+@pytest.mark.parametrize("legacy", ENGINES, indirect=True)
+def test_a_legacy_cookie_no_engine_could_have_made_is_a_fresh_session(legacy: str) -> None:
+    client = Client()
+    client.cookies["sessionid"] = "../../../../etc/passwd"
+    response = client.get("/read/")
+    assert response.status_code == 200
+    assert json.loads(response.content) == {"value": None, "key": None}
+
+
 @pytest.mark.parametrize("legacy", ["db", "file", "signed_cookies"], indirect=True)
 def test_expired_legacy_session_gives_a_fresh_session(legacy: str, settings: Any) -> None:
     if legacy == "db":
