@@ -387,3 +387,19 @@ def test_adopt_from_the_db_engine_needs_django_sessions_installed(settings: Any)
     assert [p.id for p in conf.problems] == ["E024"]
     assert "django.contrib.sessions" in conf.problems[0].msg
     assert parse({"ADOPT_FROM": legacy_path("signed_cookies")}).problems == ()
+
+
+@pytest.mark.parametrize("legacy", ["db"], indirect=True)
+def test_adoption_costs_four_statements_once_then_none_extra(legacy: str) -> None:
+    """Is it moved already? the legacy row; its claim (DELETE); the insert. Then the view's
+    read, and on the next request only that read."""
+    key = make_legacy(legacy, {"x": 1})
+    client = Client()
+    client.cookies["sessionid"] = key
+    with CaptureQueriesContext(connection) as adopting:
+        client.get("/read/")
+    with CaptureQueriesContext(connection) as after:
+        client.get("/read/")
+    statements = [q["sql"] for q in adopting.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(statements) == 5, statements
+    assert len(after.captured_queries) == 1
