@@ -171,11 +171,9 @@ def _read_cache(store: Any, now: float) -> Legacy | None:
 
 
 def _signed_at(value: str) -> float:
-    """When Django's ``signing.dumps`` wrote a signed_cookies value (``payload:ts:sig``)."""
-    try:
-        return float(signing.b62_decode(value.rsplit(":", 2)[-2]))
-    except (IndexError, ValueError):
-        return 0.0
+    """When Django's ``signing.dumps`` wrote a signed_cookies value that verified (so it is
+    ``payload:timestamp:signature``)."""
+    return float(signing.b62_decode(value.rsplit(":", 2)[-2]))
 
 
 def claim(engine: type[SessionBase], value: str) -> bool:

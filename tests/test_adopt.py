@@ -49,7 +49,7 @@ def legacy(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Settings adopting from the engine named by the test's parameter, on sessionkit's db
     store (memory store for the parameters ending in ``>memory``)."""
     name, _, target = request.param.partition(">")
-    engine = f"sessionkit.backends.{target or 'db'}"
+    engine = target if "." in target else f"sessionkit.backends.{target or 'db'}"
     caches["default"].clear()
     memory.SessionStore.reset()
     # Django's file engine keeps the first SESSION_FILE_PATH it saw for the process
@@ -160,9 +160,12 @@ def test_unknown_legacy_key_gives_a_fresh_session_and_creates_nothing(legacy: st
 
 
 @pytest.mark.parametrize("legacy", ENGINES, indirect=True)
-def test_a_legacy_cookie_no_engine_could_have_made_is_a_fresh_session(legacy: str) -> None:
+@pytest.mark.parametrize("value", ["../../../../etc/passwd", "short"])
+def test_a_legacy_cookie_no_engine_could_have_made_is_a_fresh_session(
+    legacy: str, value: str
+) -> None:
     client = Client()
-    client.cookies["sessionid"] = "../../../../etc/passwd"
+    client.cookies["sessionid"] = value
     response = client.get("/read/")
     assert response.status_code == 200
     assert json.loads(response.content) == {"value": None, "key": None}
@@ -403,3 +406,84 @@ def test_adoption_costs_four_statements_once_then_none_extra(legacy: str) -> Non
     statements = [q["sql"] for q in adopting.captured_queries if "SAVEPOINT" not in q["sql"]]
     assert len(statements) == 5, statements
     assert len(after.captured_queries) == 1
+
+
+@pytest.mark.parametrize("legacy", ["db>django.contrib.sessions.backends.cache"], indirect=True)
+def test_adopting_into_a_django_engine_under_sessionkits_middleware(legacy: str) -> None:
+    key = make_legacy("db", {"x": "into Django's cache engine"})
+    client = Client()
+    client.cookies["sessionid"] = key
+    response = client.get("/read/")
+    assert json.loads(response.content)["value"] == "into Django's cache engine"
+    assert kit_cookie(response) == adopt.adopted_key(key, get_settings().keys[0])
+    assert not legacy_exists("db", key)
+    # a second mover of the same id finds it taken
+    legacy_data = adopt.Legacy({"x": 2}, time.time() + 60)
+    assert not adopt.put(adopt_store(), kit_cookie(response) or "", legacy_data, adopt.NO_CLIENT)
+
+
+def adopt_store() -> Any:
+    from sessionkit.engines import tracked
+
+    return tracked(import_module(_engine()).SessionStore)
+
+
+@pytest.mark.parametrize("legacy", ["db"], indirect=True)
+def test_a_session_stored_between_the_check_and_the_claim_is_not_written_twice(
+    legacy: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race the derived id settles: another mover stored the new id after this one
+    looked (``stored`` is made to miss it, as it would have a moment earlier)."""
+    key = make_legacy(legacy, {"x": "first"})
+    new = adopt.adopted_key(key, get_settings().keys[0])
+    store = kit_store(new)
+    store._session_cache = {"x": "first"}
+    store.save(must_create=True)
+    monkeypatch.setattr(adopt, "stored", lambda store_class, key: False)
+    outcome = adopt.move(adopt.ENGINES[1], adopt_store(), key, get_settings().keys)
+    assert outcome == adopt.Outcome("already", new)
+    assert KitRow.objects.count() == 1
+    assert not legacy_exists(legacy, key)
+
+
+@pytest.mark.parametrize("legacy", ["db"], indirect=True)
+def test_command_deletes_undecodable_legacy_rows_as_skipped(legacy: str) -> None:
+    LegacyRow.objects.create(
+        session_key="k" * 32,
+        session_data="not what Django writes",
+        expire_date=timezone.now() + timedelta(days=1),
+    )
+    out, _ = run_command()
+    assert "Moved 0 session(s), skipped 1" in out
+    assert not LegacyRow.objects.exists()
+    assert KitRow.objects.count() == 0
+
+
+@pytest.mark.parametrize("legacy", ["cache"], indirect=True)
+def test_legacy_expiry_is_kept_from_a_django_redis_ttl(
+    legacy: str, settings: Any, redis_client: Any
+) -> None:
+    settings.SESSION_CACHE_ALIAS = "redis"
+    key = make_legacy(legacy, {"x": "on redis"})
+    cache_key = legacy_store(legacy, key).cache_key
+    caches["redis"].expire(cache_key, 1000)
+    client = Client()
+    client.cookies["sessionid"] = key
+    response = client.get("/read/")
+    assert json.loads(response.content)["value"] == "on redis"
+    assert 990 <= int(response.cookies["sessionid"]["max-age"]) <= 1000
+    assert caches["redis"].get(cache_key) is None
+
+
+@pytest.mark.parametrize("legacy", ["db", "file"], indirect=True)
+def test_a_mover_whose_claim_comes_second_writes_nothing(legacy: str) -> None:
+    """What the command read (or a racing request loaded) was claimed by another mover
+    meanwhile: this one reports it lost and stores nothing."""
+    key = make_legacy(legacy, {"x": 1})
+    listed = adopt.read(import_module(legacy_path(legacy)).SessionStore, key, time.time())
+    assert listed is not None
+    assert adopt.claim(import_module(legacy_path(legacy)).SessionStore, key)  # the other mover
+    engine = import_module(legacy_path(legacy)).SessionStore
+    outcome = adopt.move(engine, adopt_store(), key, get_settings().keys, legacy=listed)
+    assert outcome.status == "lost"
+    assert KitRow.objects.count() == 0
