@@ -42,7 +42,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -251,7 +251,7 @@ class Outcome:
     #: ``moved`` (by this call), ``already`` (moved before, or by a racing request),
     #: ``lost`` (a racing request claimed it and is moving it), ``gone`` (unknown or
     #: expired: nothing moved, nothing created).
-    status: str
+    status: Literal["moved", "already", "lost", "gone"]
     key: str | None = None
 
 
@@ -282,7 +282,7 @@ def move(
     return Outcome("moved", new_key)
 
 
-def legacy_value(request: HttpRequest, conf: SessionKitSettings) -> str | None:
+def legacy_value(request: HttpRequest) -> str | None:
     """The legacy cookie's value as Django's middleware read it (``request.COOKIES``)."""
     value = request.COOKIES.get(legacy_cookie_name())
     return value or None
@@ -298,7 +298,7 @@ def adopt(
     state of the adopted session (re-signed on this response, keeping its expiry), or
     ``None`` (no legacy session: the request goes on as it would without ``ADOPT_FROM``)."""
     assert conf.adopt_from is not None
-    value = legacy_value(request, conf)
+    value = legacy_value(request)
     if value is None:
         return None
     request._sessionkit_legacy = True  # type: ignore[attr-defined]  # clear it if renamed
