@@ -51,7 +51,7 @@ from django.contrib.sessions.backends import cached_db as dj_cached_db
 from django.contrib.sessions.backends import db as dj_db
 from django.contrib.sessions.backends import file as dj_file
 from django.contrib.sessions.backends import signed_cookies as dj_signed
-from django.contrib.sessions.backends.base import CreateError, SessionBase
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, SessionBase
 from django.core import signing
 from django.core.exceptions import SuspiciousOperation
 from django.db import router, transaction
@@ -72,6 +72,9 @@ ENGINES: tuple[type[SessionBase], ...] = (
 )
 #: Salt of the adopted id's HMAC (a different key than the cookie signature's use of it).
 ADOPT_SALT = b"sessionkit.adopt:v1:"
+#: Longest key Django's engines store (``django_session.session_key``).
+LEGACY_KEY_LENGTH = 40
+_KEY_CHARS = frozenset(VALID_KEY_CHARS)
 #: Characters of an adopted id: 192 bits, base64url, fits Django's 40-character column.
 ADOPTED_KEY_LENGTH = 32
 #: A mover that is not a request (``manage.py sessionkit_adopt``).
@@ -120,8 +123,19 @@ def _decode(store: SessionBase, text: str) -> dict[str, Any]:
     return data
 
 
+def could_be_legacy(engine: type[SessionBase], value: str) -> bool:
+    """Whether ``engine`` could have made ``value``: Django's keys are at most 40 of
+    ``VALID_KEY_CHARS`` (anything else never reaches a query, a file name or a cache key,
+    which memcached would refuse); a signed_cookies value is checked by its signature."""
+    if issubclass(engine, dj_signed.SessionStore):
+        return True
+    return len(value) <= LEGACY_KEY_LENGTH and set(value) <= _KEY_CHARS
+
+
 def read(engine: type[SessionBase], value: str, now: float) -> Legacy | None:
     """The live legacy session ``value`` names, or ``None`` (unknown, expired, empty)."""
+    if not could_be_legacy(engine, value):
+        return None
     store: Any = engine(value)
     if store.session_key is None:  # Django's engines refuse a malformed key
         return None

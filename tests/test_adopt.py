@@ -160,7 +160,7 @@ def test_unknown_legacy_key_gives_a_fresh_session_and_creates_nothing(legacy: st
 
 
 @pytest.mark.parametrize("legacy", ENGINES, indirect=True)
-@pytest.mark.parametrize("value", ["../../../../etc/passwd", "short"])
+@pytest.mark.parametrize("value", ["../../../../etc/passwd", "short", "k" * 300, "s:a b.c"])
 def test_a_legacy_cookie_no_engine_could_have_made_is_a_fresh_session(
     legacy: str, value: str
 ) -> None:
