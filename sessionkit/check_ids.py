@@ -63,6 +63,10 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
         "a django.contrib.sessions db engine without django.contrib.sessions installed"
     ),
     "E023": _error("the Redis store on a SESSION_CACHE_ALIAS that is not a django-redis cache"),
+    "E024": _error(
+        "ADOPT_FROM cannot be imported, is not one of Django's engines (db, cached_db, "
+        "cache, file, signed_cookies), or is db / cached_db without django.contrib.sessions"
+    ),
     "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),
     # Narrowed, not changed: the case where Django's middleware serves a sessionkit engine
     # is reported as the error E020 instead (W003 alone would under-state it).

@@ -16,6 +16,7 @@ from functools import cache
 from http.cookies import Morsel
 from typing import Any, Literal
 
+from django.apps import apps
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
@@ -36,6 +37,7 @@ TOP_LEVEL_KEYS = frozenset(
         "PROXY",
         "GENID",
         "ABSOLUTE_TIMEOUT",
+        "ADOPT_FROM",
         "COOKIE",
     }
 )
@@ -94,6 +96,8 @@ class SessionKitSettings:
     #: How long the store keeps a session after its last request when ``MAX_AGE`` is
     #: ``None`` (a browser-session cookie): ``SESSION_COOKIE_AGE``.
     idle_timeout: int
+    #: ``ADOPT_FROM``: the legacy Django engine's ``SessionStore`` (:mod:`sessionkit.adopt`).
+    adopt_from: type[Any] | None = None
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
@@ -318,6 +322,45 @@ def _check_name_prefix(p: _Parser, name: str, cookie: CookieSettings) -> None:
         )
 
 
+def _adopt_from(p: _Parser, raw: Mapping[str, Any]) -> type[Any] | None:
+    """``ADOPT_FROM``: a dotted engine path whose ``SessionStore`` is (a subclass of) one of
+    Django's engines, which :mod:`sessionkit.adopt` can read and claim from."""
+    path = raw.get("ADOPT_FROM")
+    if path is None:
+        return None
+    from sessionkit.adopt import ENGINES  # imports Django's engines: only when asked for
+
+    hint = (
+        "Set it to the SESSION_ENGINE the site used before sessionkit, one of "
+        "django.contrib.sessions.backends.db, .cached_db, .cache, .file or "
+        ".signed_cookies (or None)."
+    )
+    try:
+        engine = import_string(f"{path}.SessionStore") if isinstance(path, str) else None
+    except Exception as exc:  # any import failure is a settings problem
+        p.error("E024", f"SESSIONKIT['ADOPT_FROM'] = {path!r} cannot be imported: {exc}.", hint)
+        return None
+    if not (isinstance(engine, type) and issubclass(engine, ENGINES)):
+        p.error(
+            "E024",
+            f"SESSIONKIT['ADOPT_FROM'] = {path!r} is not a Django session engine sessionkit "
+            "can adopt sessions from.",
+            hint,
+        )
+        return None
+    needs_table = issubclass(engine, ENGINES[:2])  # db, cached_db: Django's model
+    if needs_table and apps.ready and not apps.is_installed("django.contrib.sessions"):
+        p.error(
+            "E024",
+            f"SESSIONKIT['ADOPT_FROM'] = {path!r} reads Django's django_session table, "
+            "but django.contrib.sessions is not in INSTALLED_APPS.",
+            "Keep django.contrib.sessions installed until every session has moved "
+            "(manage.py sessionkit_adopt, then SESSION_COOKIE_AGE), then remove both.",
+        )
+        return None
+    return engine
+
+
 def parse(raw: Any) -> SessionKitSettings:
     """Build the settings object from a raw ``SESSIONKIT`` value; never raises."""
     p = _Parser()
@@ -369,6 +412,7 @@ def parse(raw: Any) -> SessionKitSettings:
         absolute_timeout=absolute,
         cookie=cookie,
         idle_timeout=idle,
+        adopt_from=_adopt_from(p, raw),
         problems=tuple(p.problems),
     )
 

@@ -28,6 +28,7 @@ from django.core.handlers.exception import response_for_exception
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
+from sessionkit import adopt
 from sessionkit.backends.base import ClientInfo, TrackedSession
 from sessionkit.checks import warn_secure_cookie_withheld
 from sessionkit.conf import SessionKitSettings, get_settings
@@ -110,6 +111,20 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_request(self, request: HttpRequest) -> None:
         conf = get_settings()
         cookie = read_cookie_state(request, conf)
+        if conf.adopt_from is not None and cookie.key is None:  # ADOPT_FROM hook
+            cookie = adopt.adopt(request, conf, self.Store, client_info(request)) or cookie
+        self.open_session(request, conf, cookie)
+
+    async def aprocess_request(self, request: HttpRequest) -> None:
+        conf = get_settings()
+        cookie = read_cookie_state(request, conf)
+        if conf.adopt_from is not None and cookie.key is None:  # ADOPT_FROM hook
+            cookie = await adopt.aadopt(request, conf, self.Store, client_info(request)) or cookie
+        self.open_session(request, conf, cookie)
+
+    def open_session(
+        self, request: HttpRequest, conf: SessionKitSettings, cookie: CookieState
+    ) -> None:
         session = self.Store(cookie.key)  # type: ignore[call-arg]
         if session.session_key is None and cookie.key is not None:  # the store rejected it
             cookie = CookieState(present=True, key=None, stale_signature=False)
@@ -167,7 +182,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         """Native async path: the store's async API, no thread hops."""
-        self.process_request(request)
+        await self.aprocess_request(request)
         get_response = cast(
             Callable[[HttpRequest], Awaitable[HttpResponseBase]], self.get_response
         )
@@ -235,6 +250,8 @@ def finish(
         vary = True
     if vary:
         patch_vary_headers(response, ("Cookie",))
+    if conf.adopt_from is not None:  # ADOPT_FROM hook: a renamed legacy cookie is cleared
+        adopt.clear_legacy_cookie(request, response, conf.name)
     return response
 
 

@@ -954,6 +954,7 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     },
     # The test settings' SESSION_CACHE_ALIAS is a locmem cache.
     "E023": {"SESSION_ENGINE": "sessionkit.backends.redis"},
+    "E024": {"SESSIONKIT": {"ADOPT_FROM": "django.contrib.sessions.backends.nosuch"}},
     "W001": {
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSIONKIT": {"ABSOLUTE_TIMEOUT": 3600},
