@@ -117,6 +117,29 @@ def test_in_place_change_of_a_nested_list_is_saved(client):
     assert json.loads(row(key).data)["items"] == ["a", "b"]
 
 
+TWENTY_KEYS = {f"k{i}": [i, {"n": i}] for i in range(19)}
+
+
+def test_one_value_read_of_twenty_and_changed_in_place_is_saved(client):
+    key = stored_session({**TWENTY_KEYS, "items": ["a"]})
+    client.get("/append/?item=b", HTTP_COOKIE=cookie_header(key))
+    assert json.loads(row(key).data) == {**TWENTY_KEYS, "items": ["a", "b"]}
+
+
+def test_one_nested_value_read_of_twenty_and_left_alone_writes_no_data(client, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SESSIONKIT = {"COOKIE": {"MAX_AGE": 3600}}
+    key = stored_session({**TWENTY_KEYS, "x": {"nested": [1, 2]}}, aged=60)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/read/", HTTP_COOKIE=cookie_header(key))
+    assert body(response)["value"] == {"nested": [1, 2]}
+    assert set_cookie(response) is None
+    writes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    assert not [sql for sql in writes if '"data"' in sql]
+
+
 def test_equal_value_reassigned_is_not_a_change(client, settings):
     settings.SESSIONKIT = {"COOKIE": {"MAX_AGE": 3600}}
     key = stored_session({"x": 1}, aged=60)

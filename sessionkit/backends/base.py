@@ -39,7 +39,7 @@ from sessionkit import lifetime
 from sessionkit.conf import get_settings
 from sessionkit.errors import StoreUnavailable, connection_errors, store_errors
 from sessionkit.rules import Snapshot
-from sessionkit.session_fields import Delta, Fields, decode_value, diff, from_fields, to_fields
+from sessionkit.session_fields import Delta, Fields, LazyData, decode_value, diff, to_fields
 
 logger = logging.getLogger(__name__)
 
@@ -430,25 +430,21 @@ class SessionStore(Tracking, SessionBase):
         return record is not None and record.is_live(now) and self._expiry_in_force(record) <= now
 
     def _loaded(self, record: Record | None, now: float) -> dict[str, Any]:
-        data: dict[str, Any] | None = None
-        if record is not None and record.is_live(now):
-            try:
-                data = from_fields(record.fields)
-            except ValueError:
-                logger.warning("sessionkit: undecodable session data; starting afresh")
-        if data is None or record is None:
+        """The session dict of a fetched ``record``, its values decoded as the view reads
+        them (:class:`LazyData`). Nothing changes ``record.fields`` in place (a save
+        replaces ``_saved``), so it is kept, not copied."""
+        if record is None or not record.is_live(now):
             self._session_key = None
             self.original_fields = self._saved = None
             self._created = self.deadline = None
             return {}
-        self.original_fields = dict(record.fields)
-        self._saved = dict(record.fields)
+        self.original_fields = self._saved = record.fields
         self._created, self.deadline = record.created, record.deadline
         in_force = self._expiry_in_force(record)
         self.loaded_expires = in_force
         after = self._expiry_after_read(record, now)
         self.stored_expires = min(after, in_force) if after == record.expires else None
-        return data
+        return LazyData(record.fields)
 
     def load(self) -> dict[str, Any]:
         if self.session_key is None:
