@@ -254,6 +254,19 @@ def test_cycle_key_moves_data_to_a_new_id_and_deletes_the_old(client):
     assert body(client.get("/read/"))["value"] == "kept"
 
 
+def test_a_cookie_header_seen_before_is_judged_by_the_secrets_in_force(client, settings):
+    """The middleware remembers what a Cookie header said; a secret retired since (no
+    longer a fallback) makes the very same header lead nowhere."""
+    settings.SESSIONKIT = {"SECRET": ["first-secret-" + "f" * 40]}
+    key = stored_session({"x": "private"})
+    header = cookie_header(key)
+    assert body(client.get("/read/", HTTP_COOKIE=header))["value"] == "private"
+    settings.SESSIONKIT = {"SECRET": ["second-secret-" + "s" * 40]}
+    response = client.get("/read/", HTTP_COOKIE=header)
+    assert body(response) == {"value": None, "key": None}
+    assert set_cookie(response)["max-age"] == 0
+
+
 def test_cookie_signed_with_an_old_secret_is_resigned_keeping_its_expiry(client, settings):
     settings.SECRET_KEY = "new-secret-key-" + "n" * 40
     settings.SECRET_KEY_FALLBACKS = ["o" * 50]
