@@ -82,9 +82,6 @@ class _Pending:
 
     __slots__ = ()
 
-    def __repr__(self) -> str:
-        return "<pending>"
-
 
 _PENDING: Any = _Pending()
 _MISSING: Any = object()

@@ -75,6 +75,12 @@ def test_a_stored_text_that_is_not_json_reads_as_absent_and_is_dropped(caplog) -
     assert "broken" not in session
     assert to_fields(session) == {"ok": "1"}
     assert "undecodable session value 'broken'" in caplog.text
+    with pytest.raises(KeyError):
+        LazyData({"broken": "{"})["broken"]
+    with pytest.raises(KeyError):
+        LazyData({"broken": "{"}).pop("broken")
+    assert LazyData({"broken": "{"}).pop("broken", None) is None
+    assert LazyData({"broken": "{"}).setdefault("broken", 1) == 1
 
 
 def test_unread_values_keep_their_stored_text_verbatim() -> None:
@@ -116,6 +122,7 @@ def test_whole_session_views_see_every_value_decoded() -> None:
     session = LazyData({"a": "1", "b": "[2]"})
     plain = {"a": 1, "b": [2]}
     assert dict(session) == {**session} == session.copy() == plain
+    assert list(LazyData({"a": "1", "b": "[2]"})) == ["a", "b"]
     assert session == plain
     assert not session.__ne__(plain)
     assert list(session.items()) == list(plain.items())
