@@ -177,11 +177,12 @@ class LazyData(dict[str, Any]):
 
     def __eq__(self, other: object) -> bool:
         self._decode_all()
+        if isinstance(other, LazyData):
+            other._decode_all()
         return dict.__eq__(self, other)
 
     def __ne__(self, other: object) -> bool:
-        self._decode_all()
-        return dict.__ne__(self, other)
+        return not self == other
 
     __hash__ = None
 

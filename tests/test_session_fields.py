@@ -125,6 +125,8 @@ def test_whole_session_views_see_every_value_decoded() -> None:
     assert list(LazyData({"a": "1", "b": "[2]"})) == ["a", "b"]
     assert session == plain
     assert not session.__ne__(plain)
+    assert LazyData({"a": "1"}) == LazyData({"a": "1.0"})  # two loaded sessions, by value
+    assert LazyData({"a": "1"}) != LazyData({"a": "2"})
     assert list(session.items()) == list(plain.items())
     assert list(session.values()) == list(plain.values())
     assert json.loads(json.dumps(LazyData({"a": "1", "b": "[2]"}))) == plain
