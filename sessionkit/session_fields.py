@@ -4,15 +4,25 @@ A session is held as *fields*: each top-level key mapped to the JSON text of its
 Two states compare equal exactly when every value serialises the same, so assigning an
 equal value is no change while mutating a nested list in place is one, with no need for
 ``request.session.modified = True``. Stores that write only changed keys use the diff.
+
+A session loaded from a store is a :class:`LazyData`: each value is decoded when the view
+first reads it, and only the values the view read or wrote are encoded again to judge the
+change; the others keep their stored text verbatim.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+import logging
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_values
 
 Fields = dict[str, str]
+
+logger = logging.getLogger(__name__)
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _lenient = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
@@ -24,6 +34,8 @@ def decode_value(text: str) -> Any:
 
 def to_fields(data: Mapping[str, Any], *, strict: bool = True) -> Fields:
     """Encode a session dict. ``strict=False`` fingerprints values JSON cannot hold."""
+    if isinstance(data, LazyData):
+        return data.fields(strict=strict)
     encode = _encoder.encode if strict else _lenient.encode
     return {key: encode(value) for key, value in data.items()}
 
@@ -58,3 +70,154 @@ class Delta(NamedTuple):
 def diff(before: Mapping[str, str], after: Mapping[str, str]) -> Delta:
     changed = {k: v for k, v in after.items() if before.get(k) != v}
     return Delta(changed, frozenset(before.keys() - after.keys()))
+
+
+#: Types whose values cannot change in place: read and not replaced, a value of one of
+#: these is still exactly its stored text.
+_IMMUTABLE = (str, int, float, bool, type(None))
+
+
+class _Pending:
+    """The placeholder of a value not decoded yet (its text is in ``LazyData._stored``)."""
+
+    __slots__ = ()
+
+
+_PENDING: Any = _Pending()
+_MISSING: Any = object()
+
+
+class LazyData(dict[str, Any]):
+    """A session dict over stored fields that decodes a value on its first read.
+
+    Every key is in the dict from the start (so ``in``, ``len``, iterating keys, assigning
+    and deleting are a plain dict's), its value a placeholder until read. Reading one key
+    decodes that key only; anything that hands out values in bulk (``values()``,
+    ``items()``, ``==``, ``copy()``, ``dict(session)``, pickling) decodes the rest first.
+    :meth:`fields` encodes only the values the view read or wrote: a value never read, read
+    and of a type that cannot change in place, or read and still equal to what was stored,
+    keeps its stored text verbatim. A stored text that is not JSON reads as absent
+    (logged), and the next save drops it.
+    """
+
+    __slots__ = ("_origin", "_stored")
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__(dict.fromkeys(fields, _PENDING))
+        #: The fields as loaded (never changed): their order and texts.
+        self._stored = fields
+        #: The value each key had when decoded, to tell it was not replaced since.
+        self._origin: dict[str, Any] = {}
+
+    def _decode(self, key: str) -> Any:
+        """The value of pending ``key``, now in the dict (``_MISSING``: not JSON, dropped)."""
+        try:
+            value = json.loads(self._stored[key])
+        except ValueError:
+            logger.warning("sessionkit: undecodable session value %r dropped", key)
+            dict.__delitem__(self, key)
+            return _MISSING
+        dict.__setitem__(self, key, value)
+        self._origin[key] = value
+        return value
+
+    def _decode_all(self) -> None:
+        for key, value in list(dict.items(self)):
+            if value is _PENDING:
+                self._decode(key)
+
+    # -- one key: decoded on demand ---------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        value = dict.__getitem__(self, key)
+        if value is _PENDING and (value := self._decode(key)) is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = dict.get(self, key, default)
+        if value is _PENDING and (value := self._decode(key)) is _MISSING:
+            return default
+        return value
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if dict.get(self, key) is _PENDING and self._decode(key) is _MISSING:
+            return dict.pop(self, key, *default)  # raises KeyError without a default
+        return dict.pop(self, key, *default)
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        value = dict.setdefault(self, key, default)
+        if value is _PENDING and (value := self._decode(key)) is _MISSING:
+            dict.__setitem__(self, key, default)
+            return default
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        # Defined here so that ``dict(session)``, ``{**session}`` and ``d.update(session)``
+        # go through ``keys()`` and ``__getitem__`` instead of copying placeholders.
+        return dict.__iter__(self)
+
+    # -- values in bulk: decode the rest, then a plain dict -----------------------------
+
+    def values(self) -> dict_values[str, Any]:
+        self._decode_all()
+        return dict.values(self)
+
+    def items(self) -> dict_items[str, Any]:
+        self._decode_all()
+        return dict.items(self)
+
+    def popitem(self) -> tuple[str, Any]:
+        self._decode_all()
+        return dict.popitem(self)
+
+    def copy(self) -> dict[str, Any]:
+        self._decode_all()
+        return dict(dict.items(self))
+
+    def __eq__(self, other: object) -> bool:
+        self._decode_all()
+        if isinstance(other, LazyData):
+            other._decode_all()
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = None
+
+    def __or__(self, other: Any) -> Any:
+        return self.copy() | other
+
+    def __ror__(self, other: Any) -> Any:
+        return other | self.copy()
+
+    def __repr__(self) -> str:
+        self._decode_all()
+        return dict.__repr__(self)
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (dict, (self.copy(),))
+
+    # -- the session as fields --------------------------------------------------------
+
+    def fields(self, *, strict: bool = True) -> Fields:
+        """The session as fields: a value not decoded, or read and still what was stored,
+        as its stored text; a value written, or read and changed in place, encoded. A
+        read value whose text differs is compared with the stored one re-encoded (a store
+        written by another program may space or escape JSON differently): no change."""
+        encode = _encoder.encode if strict else _lenient.encode
+        stored, origin = self._stored, self._origin
+        out: Fields = {}
+        for key, value in dict.items(self):
+            if value is _PENDING:
+                out[key] = stored[key]
+            elif value is not origin.get(key, _MISSING):  # written: judged by its text
+                out[key] = encode(value)
+            elif type(value) in _IMMUTABLE:
+                out[key] = stored[key]
+            else:  # read, perhaps changed in place
+                text = encode(value)
+                unchanged = text == stored[key] or text == encode(json.loads(stored[key]))
+                out[key] = stored[key] if unchanged else text
+        return out

@@ -117,6 +117,29 @@ def test_in_place_change_of_a_nested_list_is_saved(client):
     assert json.loads(row(key).data)["items"] == ["a", "b"]
 
 
+TWENTY_KEYS = {f"k{i}": [i, {"n": i}] for i in range(19)}
+
+
+def test_one_value_read_of_twenty_and_changed_in_place_is_saved(client):
+    key = stored_session({**TWENTY_KEYS, "items": ["a"]})
+    client.get("/append/?item=b", HTTP_COOKIE=cookie_header(key))
+    assert json.loads(row(key).data) == {**TWENTY_KEYS, "items": ["a", "b"]}
+
+
+def test_one_nested_value_read_of_twenty_and_left_alone_writes_no_data(client, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.SESSIONKIT = {"COOKIE": {"MAX_AGE": 3600}}
+    key = stored_session({**TWENTY_KEYS, "x": {"nested": [1, 2]}}, aged=60)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/read/", HTTP_COOKIE=cookie_header(key))
+    assert body(response)["value"] == {"nested": [1, 2]}
+    assert set_cookie(response) is None
+    writes = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    assert not [sql for sql in writes if '"data"' in sql]
+
+
 def test_equal_value_reassigned_is_not_a_change(client, settings):
     settings.SESSIONKIT = {"COOKIE": {"MAX_AGE": 3600}}
     key = stored_session({"x": 1}, aged=60)
@@ -229,6 +252,19 @@ def test_cycle_key_moves_data_to_a_new_id_and_deletes_the_old(client):
     assert row(key) is None
     client.cookies[NAME] = set_cookie(response).value
     assert body(client.get("/read/"))["value"] == "kept"
+
+
+def test_a_cookie_header_seen_before_is_judged_by_the_secrets_in_force(client, settings):
+    """The middleware remembers what a Cookie header said; a secret retired since (no
+    longer a fallback) makes the very same header lead nowhere."""
+    settings.SESSIONKIT = {"SECRET": ["first-secret-" + "f" * 40]}
+    key = stored_session({"x": "private"})
+    header = cookie_header(key)
+    assert body(client.get("/read/", HTTP_COOKIE=header))["value"] == "private"
+    settings.SESSIONKIT = {"SECRET": ["second-secret-" + "s" * 40]}
+    response = client.get("/read/", HTTP_COOKIE=header)
+    assert body(response) == {"value": None, "key": None}
+    assert set_cookie(response)["max-age"] == 0
 
 
 def test_cookie_signed_with_an_old_secret_is_resigned_keeping_its_expiry(client, settings):

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+import json
+import pickle
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sessionkit.session_fields import Delta, diff, from_fields, join_fields, to_fields
+from sessionkit.session_fields import (
+    Delta,
+    LazyData,
+    diff,
+    from_fields,
+    join_fields,
+    to_fields,
+)
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
@@ -42,3 +54,148 @@ def test_fields_round_trip_and_join_into_one_json_object(data: dict[str, object]
     fields = to_fields(data)
     assert from_fields(fields) == data
     assert from_fields({"all": join_fields(fields)})["all"] == data
+
+
+# -- LazyData: a loaded session decodes what the view reads ----------------------------
+
+TWENTY = {f"k{i}": to_fields({"v": [i, {"n": i}]})["v"] for i in range(20)}
+
+
+def test_reading_one_key_decodes_that_key_only() -> None:
+    """A neighbour that is not JSON does not stop the read: it is never decoded."""
+    session = LazyData({**TWENTY, "broken": "{not json"})
+    assert session["k3"] == [3, {"n": 3}]
+    assert session.get("k4") == [4, {"n": 4}]
+    assert "broken" in session and len(session) == 21
+
+
+def test_a_stored_text_that_is_not_json_reads_as_absent_and_is_dropped(caplog) -> None:
+    session = LazyData({"ok": "1", "broken": "{not json"})
+    assert session.get("broken", "default") == "default"
+    assert "broken" not in session
+    assert to_fields(session) == {"ok": "1"}
+    assert "undecodable session value 'broken'" in caplog.text
+    with pytest.raises(KeyError):
+        LazyData({"broken": "{"})["broken"]
+    with pytest.raises(KeyError):
+        LazyData({"broken": "{"}).pop("broken")
+    assert LazyData({"broken": "{"}).pop("broken", None) is None
+    assert LazyData({"broken": "{"}).setdefault("broken", 1) == 1
+
+
+def test_unread_values_keep_their_stored_text_verbatim() -> None:
+    spaced = {"a": '{"x": [1, 2]}', "b": '"caf\\u00e9"', "c": "[1]"}
+    session = LazyData(spaced)
+    session["c"] = [2]
+    assert to_fields(session) == {"a": '{"x": [1, 2]}', "b": '"caf\\u00e9"', "c": "[2]"}
+
+
+def test_a_value_read_and_left_alone_is_no_change_however_it_was_spelled() -> None:
+    spaced = {"a": '{"x": [1, 2]}', "b": '"caf\\u00e9"', "n": "1.0"}
+    session = LazyData(spaced)
+    assert (session["a"], session["b"], session["n"]) == ({"x": [1, 2]}, "café", 1.0)
+    assert not diff(spaced, to_fields(session))
+
+
+def test_a_value_read_and_changed_in_place_is_a_change() -> None:
+    session = LazyData(TWENTY)
+    session["k7"][1]["n"] = "changed"
+    assert diff(TWENTY, to_fields(session)) == Delta({"k7": '[7,{"n":"changed"}]'}, frozenset())
+
+
+def test_an_equal_value_assigned_over_an_unread_one_is_no_change() -> None:
+    session = LazyData(TWENTY)
+    session["k1"] = [1, {"n": 1}]
+    session.update({"k2": [2, {"n": 2}]})
+    assert not diff(TWENTY, to_fields(session))
+
+
+def test_removed_and_new_keys_are_in_the_delta() -> None:
+    session = LazyData(TWENTY)
+    del session["k0"]
+    session.pop("k1")
+    session["new"] = True
+    assert diff(TWENTY, to_fields(session)) == Delta({"new": "true"}, frozenset({"k0", "k1"}))
+
+
+def test_whole_session_views_see_every_value_decoded() -> None:
+    session = LazyData({"a": "1", "b": "[2]"})
+    plain = {"a": 1, "b": [2]}
+    assert dict(session) == {**session} == session.copy() == plain
+    assert list(LazyData({"a": "1", "b": "[2]"})) == ["a", "b"]
+    assert session == plain
+    assert not session.__ne__(plain)
+    assert LazyData({"a": "1"}) == LazyData({"a": "1.0"})  # two loaded sessions, by value
+    assert LazyData({"a": "1"}) != LazyData({"a": "2"})
+    assert list(session.items()) == list(plain.items())
+    assert list(session.values()) == list(plain.values())
+    assert json.loads(json.dumps(LazyData({"a": "1", "b": "[2]"}))) == plain
+    assert pickle.loads(pickle.dumps(LazyData({"a": "1"}))) == {"a": 1}
+    assert copy.deepcopy(LazyData({"a": "1"})) == {"a": 1}
+    assert repr(LazyData({"a": "1"})) == "{'a': 1}"
+    assert (LazyData({"a": "1"}) | {"b": 2}) == {"a": 1, "b": 2}
+    assert ({"b": 2} | LazyData({"a": "1"})) == {"b": 2, "a": 1}
+
+
+KEYS = st.sampled_from(["a", "b", "c", "d"])
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["get", "getitem", "in", "set", "del", "pop", "setdefault", "update", "append"]
+        )
+        | st.sampled_from(["len", "keys", "items", "popitem", "clear"]),
+        KEYS,
+        JSON,
+    ),
+    max_size=12,
+)
+
+
+def apply(data: dict[str, Any], op: str, key: str, value: Any) -> Any:
+    """One mapping operation as Django's ``SessionBase`` or a view performs it."""
+    try:
+        if op == "get":
+            return data.get(key, "default")
+        if op == "getitem":
+            return data[key]
+        if op == "in":
+            return key in data
+        if op == "set":
+            data[key] = value
+        elif op == "del":
+            del data[key]
+        elif op == "pop":
+            return data.pop(key, "default")
+        elif op == "setdefault":
+            return data.setdefault(key, value)
+        elif op == "update":
+            data.update({key: value})
+        elif op == "append":
+            if isinstance(current := data.get(key), list):
+                current.append(value)
+        elif op == "len":
+            return len(data)
+        elif op == "keys":
+            return list(data.keys())
+        elif op == "items":
+            return list(data.items())
+        elif op == "popitem":
+            return data.popitem()
+        elif op == "clear":
+            data.clear()
+    except KeyError:
+        return "KeyError"
+    return None
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(KEYS, JSON, max_size=4), OPS)
+def test_a_lazy_session_behaves_as_the_plain_dict_it_stands_for(
+    stored: dict[str, Any], ops: list[tuple[str, str, Any]]
+) -> None:
+    fields = to_fields(stored)
+    lazy, plain = LazyData(fields), from_fields(fields)
+    for op, key, value in ops:
+        assert apply(lazy, op, key, copy.deepcopy(value)) == apply(plain, op, key, value)
+    assert to_fields(lazy) == to_fields(plain)
+    assert diff(fields, to_fields(lazy)) == diff(fields, to_fields(plain))

@@ -29,7 +29,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 from asgiref.sync import sync_to_async
@@ -39,7 +39,7 @@ from sessionkit import lifetime
 from sessionkit.conf import get_settings
 from sessionkit.errors import StoreUnavailable, connection_errors, store_errors
 from sessionkit.rules import Snapshot
-from sessionkit.session_fields import Delta, Fields, decode_value, diff, from_fields, to_fields
+from sessionkit.session_fields import Delta, Fields, LazyData, decode_value, diff, to_fields
 
 logger = logging.getLogger(__name__)
 
@@ -88,21 +88,19 @@ class Record:
         life = lifetime.merged_lifetime(
             custom_expiry(fields), now, stored.created, stored.deadline, get_settings()
         )
-        return replace(
-            self,
-            fields=fields,
-            created=stored.created,
-            expires=life.expires,
-            age=life.age,
-            deadline=life.deadline,
-            user_id=user_of(fields),
-            last_seen=now,
-        )
+        return Record(
+            fields, stored.created, life.expires, life.age, life.deadline,
+            user_of(fields), self.client, now,
+        )  # fmt: skip
 
     def touched(self, now: float) -> Record:
-        """This record with its expiry pushed back as a new request would."""
+        """This record with its expiry pushed back as a new request would (built directly:
+        ``dataclasses.replace`` costs more than the rest of a memory-store read)."""
         expires = lifetime.touched_expiry(self.expires, self.age, self.deadline, now)
-        return replace(self, expires=expires, last_seen=now)
+        return Record(
+            self.fields, self.created, expires, self.age, self.deadline,
+            self.user_id, self.client, now,
+        )  # fmt: skip
 
 
 def custom_expiry(fields: Fields) -> Any:
@@ -423,32 +421,30 @@ class SessionStore(Tracking, SessionBase):
             get_settings(),
         )
 
-    def _ended_by_settings(self, record: Record | None, now: float) -> bool:
-        """Whether the store holds ``record`` live although the settings in force (a lowered
-        ``ABSOLUTE_TIMEOUT``, ``MAX_AGE`` or ``SESSION_COOKIE_AGE``) have ended it: the
-        caller removes it, and it is read as expired."""
-        return record is not None and record.is_live(now) and self._expiry_in_force(record) <= now
+    def _in_force(self, record: Record | None, now: float) -> float | None:
+        """``record``'s expiry under the settings in force, or ``None`` when it is not live
+        (expired, or ended by a lowered ``ABSOLUTE_TIMEOUT``, ``MAX_AGE`` or
+        ``SESSION_COOKIE_AGE``: the caller then removes it, and it reads as expired)."""
+        if record is None or not record.is_live(now):
+            return None
+        in_force = self._expiry_in_force(record)
+        return in_force if in_force > now else None
 
-    def _loaded(self, record: Record | None, now: float) -> dict[str, Any]:
-        data: dict[str, Any] | None = None
-        if record is not None and record.is_live(now):
-            try:
-                data = from_fields(record.fields)
-            except ValueError:
-                logger.warning("sessionkit: undecodable session data; starting afresh")
-        if data is None or record is None:
+    def _loaded(self, record: Record | None, in_force: float | None, now: float) -> dict[str, Any]:
+        """The session dict of a fetched ``record`` live until ``in_force``, its values
+        decoded as the view reads them (:class:`LazyData`). Nothing changes
+        ``record.fields`` in place (a save replaces ``_saved``), so it is kept, not copied."""
+        if record is None or in_force is None:
             self._session_key = None
             self.original_fields = self._saved = None
             self._created = self.deadline = None
             return {}
-        self.original_fields = dict(record.fields)
-        self._saved = dict(record.fields)
+        self.original_fields = self._saved = record.fields
         self._created, self.deadline = record.created, record.deadline
-        in_force = self._expiry_in_force(record)
         self.loaded_expires = in_force
         after = self._expiry_after_read(record, now)
         self.stored_expires = min(after, in_force) if after == record.expires else None
-        return data
+        return LazyData(record.fields)
 
     def load(self) -> dict[str, Any]:
         if self.session_key is None:
@@ -456,10 +452,10 @@ class SessionStore(Tracking, SessionBase):
         now = time.time()
         key_hash = hash_key(self.session_key)
         record = self._io(self._fetch, key_hash, now)
-        if self._ended_by_settings(record, now):
-            self._io(self._remove, key_hash)
-            record = None
-        return self._loaded(record, now)
+        in_force = self._in_force(record, now)
+        if record is not None and in_force is None and record.is_live(now):
+            self._io(self._remove, key_hash)  # ended by the settings in force
+        return self._loaded(record, in_force, now)
 
     async def aload(self) -> dict[str, Any]:
         if self.session_key is None:
@@ -467,10 +463,10 @@ class SessionStore(Tracking, SessionBase):
         now = time.time()
         key_hash = hash_key(self.session_key)
         record = await self._aio(self._afetch, key_hash, now)
-        if self._ended_by_settings(record, now):
-            await self._aio(self._aremove, key_hash)
-            record = None
-        return self._loaded(record, now)
+        in_force = self._in_force(record, now)
+        if record is not None and in_force is None and record.is_live(now):
+            await self._aio(self._aremove, key_hash)  # ended by the settings in force
+        return self._loaded(record, in_force, now)
 
     # -- saving -----------------------------------------------------------------------
 

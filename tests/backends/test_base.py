@@ -201,6 +201,43 @@ def loaded_twice(store: type[BaseStore], **data: object) -> tuple[BaseStore, Bas
     return a, b
 
 
+def planted(**fields: str) -> str:
+    """A memory-store session holding ``fields`` as these exact texts (as another program
+    could have written them: spaced, escaped); returns its id."""
+    key = "planted-" + secrets.token_hex(8)
+    now = time.time()
+    MemoryStore._records[hash_key(key)] = Record(
+        fields=fields, created=now, expires=now + 3600, age=3600, last_seen=now
+    )
+    return key
+
+
+def test_a_write_leaves_the_stored_text_of_every_value_it_did_not_change(twin):
+    key = planted(spaced='{"a": [1, 2]}', escaped='"caf\\u00e9"', n="1")
+    session = MemoryStore(key)
+    assert session["spaced"] == {"a": [1, 2]}  # read, left alone
+    session["n"] = 2
+    twin(session, "save")
+    assert MemoryStore.records()[hash_key(key)].fields == {
+        "spaced": '{"a": [1, 2]}',
+        "escaped": '"caf\\u00e9"',
+        "n": "2",
+    }
+
+
+def test_a_value_spelled_otherwise_and_not_changed_is_not_in_the_delta(twin):
+    """Request A loaded the session and changes ``n``; B, meanwhile, changed ``spaced``:
+    A's write, a delta of ``n`` alone, keeps B's value."""
+    key = planted(spaced='{"a": [1, 2]}', n="1")
+    a, b = MemoryStore(key), MemoryStore(key)
+    assert a["n"] == b["n"] == 1
+    b["spaced"] = {"b": 2}
+    twin(b, "save")
+    a["n"] = 2
+    twin(a, "save")
+    assert MemoryStore(key).load() == {"spaced": {"b": 2}, "n": 2}
+
+
 def test_a_concurrent_write_of_another_key_keeps_a_shortened_expiry(merging, twin):
     a, b = loaded_twice(merging, x=0)
     a.set_expiry(2)  # A: "log me out in 2 s"
