@@ -24,7 +24,7 @@ import redis.cluster
 from django.conf import settings
 from redis.exceptions import NoScriptError
 
-from sessionkit.backends.redis_wire import Call
+from sessionkit.backends.redis_wire import Call, Read
 from sessionkit.conf import get_redis_settings
 
 # -- clients ------------------------------------------------------------------------------
@@ -110,20 +110,26 @@ def is_cluster(client: Any) -> bool:
 # -- running scripts --------------------------------------------------------------------------
 
 T = TypeVar("T")
-#: A primitive's steps: yields the calls to run one after the other, receives each reply,
-#: returns the primitive's answer. Written once, run by :func:`drive` or :func:`adrive`.
-Steps = Generator[Call, Any, T]
+#: A primitive's steps: yields the calls to run one after the other (scripts, or a plain
+#: ``HGETALL``), receives each reply, returns the primitive's answer. Written once, run by
+#: :func:`drive` or :func:`adrive`.
+Steps = Generator[Call | Read, Any, T]
 
 
-def run(client: Any, call: Call) -> Any:
-    """``EVALSHA``, falling back to ``EVAL`` (which caches the script) when not loaded."""
+def run(client: Any, call: Call | Read) -> Any:
+    """``HGETALL`` for a :class:`Read`; a script by ``EVALSHA``, falling back to ``EVAL``
+    (which caches the script) when not loaded."""
+    if isinstance(call, Read):
+        return client.hgetall(call.key)
     try:
         return client.evalsha(call.script.sha, *call.argv)
     except NoScriptError:
         return client.eval(call.script.text, *call.argv)
 
 
-async def arun(client: Any, call: Call) -> Any:
+async def arun(client: Any, call: Call | Read) -> Any:
+    if isinstance(call, Read):
+        return await client.hgetall(call.key)
     try:
         return await client.evalsha(call.script.sha, *call.argv)
     except NoScriptError:

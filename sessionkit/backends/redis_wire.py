@@ -62,6 +62,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sessionkit import lifetime
 from sessionkit.backends.base import ClientInfo, Record
 from sessionkit.rules import EXPIRY
 from sessionkit.session_fields import Delta
@@ -100,6 +101,15 @@ class Call:
     def argv(self) -> tuple[str | int, ...]:
         """What follows the SHA (or the text) in ``EVALSHA`` / ``EVAL``."""
         return (len(self.keys), *self.keys, *self.args)
+
+
+@dataclass(frozen=True)
+class Read:
+    """A plain ``HGETALL`` of one session hash: a session's read when no touch is due, a
+    read-only command that costs Redis no more than a ``GET`` and that a process-local
+    cache may answer (:mod:`sessionkit.backends.redis_cache`)."""
+
+    key: str
 
 
 _COMMON = """
@@ -198,10 +208,15 @@ local function finish(key, stored, w)
 end
 """
 
-#: Read a session and push its expiry back in one round trip. ``KEYS[1]`` the hash,
-#: ``ARGV[1]`` now in ms. Answers ``{}`` when gone, else ``{fields before the touch, the
-#: score the user's set needs before the expiry can go further (0: none)}``; the touch
-#: never goes past ``#index``.
+#: Read a session and push its expiry back, when due, in one round trip (the read itself is
+#: a plain ``HGETALL``; this runs only when that read finds a touch due, :func:`touch_due`).
+#: ``KEYS[1]`` the hash, ``ARGV[1]`` now in ms, ``ARGV[2]`` the touch slack as a fraction of
+#: ``#age``, ``ARGV[3]`` its cap in ms (:func:`sessionkit.lifetime.touch_slack`: the expiry
+#: moves only by more than the slack; ``#seen`` is rewritten at the same granularity, or
+#: once the cap has passed for a session without ``#age``). Answers ``{}`` when gone, else
+#: ``{fields before the touch, the score the user's set needs before the expiry can go
+#: further (0: none), 1 if the expiry moved (or must, after that renewal) else 0}``; the
+#: touch never goes past ``#index``.
 FETCH = Script(
     _COMMON
     + """
@@ -216,23 +231,30 @@ local now = tonumber(ARGV[1])
 local expires = tonumber(meta['#expires'])
 local deadline = tonumber(meta['#deadline'])
 if (not expires) or expires <= now or (deadline and deadline <= now) then return {} end
-redis.call('HSET', key, '#seen', ARGV[1])
-local renew = 0
 local age = tonumber(meta['#age'])
+local slack = tonumber(ARGV[3])
+if age and age * tonumber(ARGV[2]) < slack then slack = age * tonumber(ARGV[2]) end
+local renew, moved, pushed = 0, 0, nil
 if age then
   local touched = now + age
   if deadline and deadline < touched then touched = deadline end
-  local index = tonumber(meta['#index']) or 0
-  if meta['#user'] and touched > index then
-    renew = index_until(touched, age, deadline)
-    touched = index
-  end
-  if touched > expires then
-    redis.call('HSET', key, '#expires', fmt(touched))
-    redis.call('PEXPIREAT', key, fmt(touched))
+  if touched - expires > slack then
+    moved = 1
+    local index = tonumber(meta['#index']) or 0
+    if meta['#user'] and touched > index then
+      renew = index_until(touched, age, deadline)
+      touched = index
+    end
+    if touched > expires then pushed = touched end
   end
 end
-return {flat, fmt(renew)}
+if pushed then
+  redis.call('HSET', key, '#expires', fmt(pushed), '#seen', ARGV[1])
+  redis.call('PEXPIREAT', key, fmt(pushed))
+elseif moved == 1 or now - (tonumber(meta['#seen']) or 0) > slack then
+  redis.call('HSET', key, '#seen', ARGV[1])
+end
+return {flat, fmt(renew), moved}
 """
 )
 
@@ -248,7 +270,7 @@ local m = redis.call('HMGET', key, '#user', '#index', '#expires', '#age', '#dead
 if m[1] ~= ARGV[1] then return 0 end
 local index = tonumber(ARGV[2])
 if (tonumber(m[2]) or 0) > index then index = tonumber(m[2]) end
-redis.call('HSET', key, '#index', fmt(index))
+redis.call('HSET', key, '#index', fmt(index), '#seen', ARGV[3])
 local expires, age, deadline = tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
 if expires and age then
   local touched = tonumber(ARGV[3]) + age
@@ -430,8 +452,16 @@ def write_args(record: Record, delta: Delta | None, index: str = "") -> tuple[st
     return tuple(args)
 
 
+def read_call(prefix: str, key_hash: str) -> Read:
+    return Read(session_key_name(prefix, key_hash))
+
+
+#: :data:`FETCH`'s slack arguments: :func:`sessionkit.lifetime.touch_slack` in ms.
+_SLACK_ARGS = (repr(lifetime.TOUCH_SLACK), ms(lifetime.TOUCH_SLACK_MAX))
+
+
 def fetch_call(prefix: str, key_hash: str, now: float) -> Call:
-    return Call(FETCH, (session_key_name(prefix, key_hash),), (ms(now),))
+    return Call(FETCH, (session_key_name(prefix, key_hash),), (ms(now), *_SLACK_ARGS))
 
 
 def touch_call(prefix: str, key_hash: str, user_id: str, index: str, now: float) -> Call:
@@ -517,26 +547,50 @@ class Indexed:
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """:data:`FETCH`'s answer: the record before the touch, its membership, and the score
-    the set needs before the touch can go on (``"0"``: none)."""
+    """A read's answer (:data:`FETCH`'s, or a plain :class:`Read`'s): the record before the
+    touch, its membership, the score the set needs before the touch can go on (``"0"``:
+    none), and whether the read moved the stored expiry (or will, once the set is renewed)."""
 
     record: Record | None
     indexed: Indexed | None
     renew: str = "0"
+    moved: bool = False
+
+
+def _indexed(flat: Sequence[bytes | str], record: Record, key_hash: str) -> Indexed:
+    names = [text(name) for name in flat[::2]]
+    index = text(flat[2 * names.index("#index") + 1]) if "#index" in names else "0"
+    return Indexed(key_hash, record.user_id, int(index) if index.isdigit() else 0)
 
 
 def fetched(reply: Sequence[Any], key_hash: str) -> Fetched:
     if not reply:
         return Fetched(None, None)
-    flat, renew = reply
+    flat, renew, moved = reply
     record = decode_record(flat)
     if record is None:
         return Fetched(None, None)
-    names = [text(name) for name in flat[::2]]
-    index = text(flat[2 * names.index("#index") + 1]) if "#index" in names else "0"
-    indexed = Indexed(key_hash, record.user_id, int(index) if index.isdigit() else 0)
     needed = text(renew) if record.user_id is not None else "0"
-    return Fetched(record, indexed, needed)
+    return Fetched(record, _indexed(flat, record, key_hash), needed, bool(int(moved)))
+
+
+def read(reply: Mapping[Any, Any], key_hash: str) -> Fetched:
+    """A plain :class:`Read`'s answer (redis-py's ``HGETALL`` dict); no touch done."""
+    flat = [item for pair in reply.items() for item in pair]
+    record = decode_record(flat) if flat else None
+    if record is None:
+        return Fetched(None, None)
+    return Fetched(record, _indexed(flat, record, key_hash))
+
+
+def touch_due(record: Record, now: float) -> bool:
+    """Whether a read at ``now`` must run :data:`FETCH` (the same rule, in Python): the
+    expiry would move by more than the slack, or ``#seen`` is older than it."""
+    slack = lifetime.touch_slack(record.age) if record.age is not None else None
+    if slack is None:
+        return now - record.last_seen > lifetime.TOUCH_SLACK_MAX
+    touched = lifetime.touched_expiry(record.expires, record.age, record.deadline, now)
+    return touched - record.expires > slack or now - record.last_seen > slack
 
 
 @dataclass(frozen=True, slots=True)
