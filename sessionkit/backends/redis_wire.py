@@ -80,9 +80,13 @@ INDEX_FIRST = 2
 
 @dataclass(frozen=True)
 class Script:
-    """A Lua script and its SHA-1, run with ``EVALSHA`` (``EVAL`` when not cached)."""
+    """A Lua script and its SHA-1, run with ``EVALSHA`` (``EVAL`` when not cached).
+    ``changes``: whether it may change or end a session's data (not only its expiry,
+    ``#seen`` or its user's set): with the process-local cache on, such a write is followed
+    by a barrier (:mod:`sessionkit.backends.redis_cache`)."""
 
     text: str
+    changes: bool = True
     sha: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -255,7 +259,8 @@ elseif moved == 1 or now - (tonumber(meta['#seen']) or 0) > slack then
   redis.call('HSET', key, '#seen', ARGV[1])
 end
 return {flat, fmt(renew), moved}
-"""
+""",
+    changes=False,
 )
 
 #: The rest of a touch once :data:`INDEX` has renewed the user's set: ``KEYS[1]`` the hash,
@@ -282,7 +287,8 @@ if expires and age then
   end
 end
 return 1
-"""
+""",
+    changes=False,
 )
 
 #: Create a session; never overwrites. ``KEYS[1]`` the hash.
@@ -366,7 +372,8 @@ if ARGV[2] ~= '' then
   end
 end
 return 1
-"""
+""",
+    changes=False,
 )
 
 
