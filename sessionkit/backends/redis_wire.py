@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -506,19 +506,31 @@ def index_call(
 # -- replies ------------------------------------------------------------------------------
 
 
-def decode_record(flat: Sequence[bytes | str]) -> Record | None:
-    """Decode ``HGETALL``'s flat reply; ``None`` for an empty or unreadable hash."""
+def _split(
+    pairs: Iterable[tuple[bytes | str, bytes | str]],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A hash's ``(name, value)`` pairs as user fields (unescaped) and ``#`` metadata."""
+    fields: dict[str, str] = {}
+    meta: dict[str, str] = {}
     try:
-        fields: dict[str, str] = {}
-        meta: dict[str, str] = {}
-        for name, value in zip(flat[::2], flat[1::2], strict=True):
-            key, content = text(name), text(value)
-            if key.startswith(RESERVED + RESERVED):
-                fields[key[1:]] = content
-            elif key.startswith(RESERVED):
-                meta[key] = content
-            else:
+        for name, value in pairs:
+            key = name.decode() if isinstance(name, bytes) else name
+            content = value.decode() if isinstance(value, bytes) else value
+            if key[:1] != RESERVED:
                 fields[key] = content
+            elif key[1:2] == RESERVED:
+                fields[key[1:]] = content
+            else:
+                meta[key] = content
+    except UnicodeDecodeError:  # not written by sessionkit: read as no session
+        logger.warning("sessionkit: unreadable session hash in Redis; starting afresh")
+        return {}, {}
+    return fields, meta
+
+
+def _record(fields: dict[str, str], meta: dict[str, str]) -> Record | None:
+    """The session a hash's fields and metadata hold; ``None`` when unreadable."""
+    try:
         if "#expires" not in meta:
             return None
         return Record(
@@ -536,10 +548,17 @@ def decode_record(flat: Sequence[bytes | str]) -> Record | None:
         return None
 
 
+def decode_record(flat: Sequence[bytes | str]) -> Record | None:
+    """Decode ``HGETALL``'s flat reply; ``None`` for an empty or unreadable hash."""
+    if len(flat) % 2:
+        logger.warning("sessionkit: unreadable session hash in Redis; starting afresh")
+        return None
+    return _record(*_split(zip(flat[::2], flat[1::2], strict=True)))
+
+
 def decode_hash(mapping: Mapping[Any, Any]) -> Record | None:
     """A session from redis-py's ``HGETALL`` dict (as a pipeline answers it)."""
-    flat = [item for pair in mapping.items() for item in pair]
-    return decode_record(flat) if flat else None
+    return _record(*_split(mapping.items())) if mapping else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -564,30 +583,32 @@ class Fetched:
     moved: bool = False
 
 
-def _indexed(flat: Sequence[bytes | str], record: Record, key_hash: str) -> Indexed:
-    names = [text(name) for name in flat[::2]]
-    index = text(flat[2 * names.index("#index") + 1]) if "#index" in names else "0"
-    return Indexed(key_hash, record.user_id, int(index) if index.isdigit() else 0)
+def _fetched(
+    fields: dict[str, str], meta: dict[str, str], key_hash: str, renew: str = "0", moved: int = 0
+) -> Fetched:
+    record = _record(fields, meta)
+    if record is None:
+        return Fetched(None, None)
+    index = meta.get("#index", "0")
+    indexed = Indexed(key_hash, record.user_id, int(index) if index.isdigit() else 0)
+    needed = renew if record.user_id is not None else "0"
+    return Fetched(record, indexed, needed, bool(moved))
 
 
 def fetched(reply: Sequence[Any], key_hash: str) -> Fetched:
+    """:data:`FETCH`'s answer."""
     if not reply:
         return Fetched(None, None)
     flat, renew, moved = reply
-    record = decode_record(flat)
-    if record is None:
+    if len(flat) % 2:
         return Fetched(None, None)
-    needed = text(renew) if record.user_id is not None else "0"
-    return Fetched(record, _indexed(flat, record, key_hash), needed, bool(int(moved)))
+    pairs = zip(flat[::2], flat[1::2], strict=True)
+    return _fetched(*_split(pairs), key_hash, text(renew), int(moved))
 
 
 def read(reply: Mapping[Any, Any], key_hash: str) -> Fetched:
     """A plain :class:`Read`'s answer (redis-py's ``HGETALL`` dict); no touch done."""
-    flat = [item for pair in reply.items() for item in pair]
-    record = decode_record(flat) if flat else None
-    if record is None:
-        return Fetched(None, None)
-    return Fetched(record, _indexed(flat, record, key_hash))
+    return _fetched(*_split(reply.items()), key_hash) if reply else Fetched(None, None)
 
 
 def touch_due(record: Record, now: float) -> bool:
