@@ -1,4 +1,9 @@
-"""The Redis store: one hash per session, delta writes, read-and-touch in one round trip.
+"""The Redis store: one hash per session, delta writes, a read that is one ``HGETALL``.
+
+A read writes nothing while the expiry would move by no more than the touch slack
+(:func:`sessionkit.lifetime.touch_slack`); past it the ``FETCH`` script pushes it back.
+With ``SESSIONKIT_REDIS["CLIENT_CACHE"]`` the ``HGETALL`` is answered by a process-local
+cache that Redis invalidates (:mod:`sessionkit.backends.redis_cache`).
 
 Each session is a hash keyed by the SHA-256 of its id; every write is a Lua script that
 checks and writes atomically and sets ``PEXPIREAT``; each user's sessions are a sorted set,

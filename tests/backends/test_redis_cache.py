@@ -18,6 +18,7 @@ from django.test import Client, override_settings
 from sessionkit.backends.redis import SessionStore
 from sessionkit.backends.redis_cache import TrackingCache, tracking_cache
 from sessionkit.backends.redis_client import sync_client
+from sessionkit.checks import check_settings
 from sessionkit.conf import RedisSettings, parse_redis
 from tests import servers
 from tests.backends.test_redis import Counter, redis_settings
@@ -55,6 +56,14 @@ def test_the_setting_is_off_by_default_and_a_bad_value_is_e010() -> None:
         conf = parse_redis(bad)
         assert conf == RedisSettings()
         assert [p.id for p in conf.problems] == ["E010"]
+
+
+@pytest.mark.parametrize("value", [{"CLIENT_CACHE": 1}, {"CLIENT_CACHE_SIZE": -5}])
+def test_manage_py_check_reports_a_bad_cache_setting_as_e010(value: dict[str, Any]) -> None:
+    with override_settings(SESSION_ENGINE="sessionkit.backends.redis", SESSIONKIT_REDIS=value):
+        assert "sessionkit.E010" in [m.id for m in check_settings()]
+    with override_settings(SESSION_ENGINE="sessionkit.backends.redis", SESSIONKIT_REDIS=CACHED):
+        assert [m.id for m in check_settings()] == []
 
 
 def test_a_read_of_an_unchanged_session_costs_no_round_trip(
