@@ -183,10 +183,17 @@ local function prepare(argv, stored, index)
   return w
 end
 
+-- A write script's first write: Redis decides at a script's first write whether it refuses
+-- it at maxmemory (OOM), and lets DEL, HDEL and RENAME through, and every write after a
+-- first one. So each write script starts with this HSET of the write's time (written
+-- anyway), which Redis refuses at maxmemory: then nothing at all is written.
+local function guard(key, argv)
+  redis.call('HSET', key, '#seen', argv[7])
+end
+
 local function apply(key, argv)
   local removed = tonumber(argv[9])
-  -- DEL only what exists: a script's first write decides whether Redis refuses it at
-  -- maxmemory (OOM), and DEL is always let through, which would let the HSETs after it in
+  guard(key, argv)
   if argv[5] == 'full' and redis.call('EXISTS', key) == 1 then
     redis.call('DEL', key)
   elseif removed > 0 then
@@ -328,6 +335,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', '0'} end
 local stored = stored_meta(KEYS[1])
 local w = prepare(ARGV, stored, nil)
 if w.refused then return w.refused end
+guard(KEYS[1], ARGV)
 redis.call('RENAME', KEYS[1], KEYS[2])
 apply(KEYS[2], ARGV)
 return finish(KEYS[2], stored, w)

@@ -1033,3 +1033,41 @@ async def test_async_update_of_a_destroyed_session_is_refused(store: redis.Redis
     assert await session._aupdate(hash_key(session.session_key or ""), record, None) is False
     assert await session._ainsert(hash_key(session.session_key or ""), record) is True
     assert await session._ainsert(hash_key(session.session_key or ""), record) is False
+
+
+# -- maxmemory ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["full", "delta", "cycle_key"])
+def test_no_write_goes_through_at_maxmemory(private_redis: servers.RedisServer, how: str) -> None:
+    """Redis refuses a script at maxmemory only at its first write, and lets DEL, HDEL and
+    RENAME through (and every write after them): each write script starts with an HSET."""
+    admin = redis.Redis.from_url(private_redis.url)
+    try:
+        with override_settings(**redis_settings(private_redis.url)):
+            session = SessionStore()
+            session["n"] = 1
+            session.save()
+            key = stored_key(session)
+            before = admin.hgetall(key)
+            loaded = SessionStore(session.session_key)
+            loaded.load()
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+            with pytest.raises(StoreUnavailable):
+                if how == "full":
+                    loaded.clear()  # Django's clear(): a full write, DEL first
+                    loaded["y"] = 1
+                    loaded.save()
+                elif how == "delta":
+                    loaded.client = ClientInfo("", "")  # the delta HDELs #agent and #ip
+                    loaded["n"] = 2
+                    loaded.save()
+                else:
+                    loaded["n"] = 2
+                    loaded.cycle_key()  # RENAME first
+            admin.config_set("maxmemory", 0)
+            assert admin.hgetall(key) == before
+            assert admin.dbsize() == 1
+    finally:
+        admin.close()
