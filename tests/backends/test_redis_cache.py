@@ -13,13 +13,16 @@ from typing import Any
 
 import pytest
 import redis
+import redis.connection
 from django.test import Client, override_settings
 
+import sessionkit
 from sessionkit.backends.redis import SessionStore
 from sessionkit.backends.redis_cache import TrackingCache, tracking_cache
 from sessionkit.backends.redis_client import sync_client
 from sessionkit.checks import check_settings
 from sessionkit.conf import RedisSettings, parse_redis
+from sessionkit.errors import StoreUnavailable
 from tests import servers
 from tests.backends.test_redis import Counter, redis_settings
 
@@ -215,3 +218,90 @@ def test_a_session_changed_or_ended_by_one_process_is_never_stale_in_another(
     finally:
         a.close()
         b.close()
+
+
+def _hash_of(admin: redis.Redis, key: str) -> bytes:
+    from sessionkit.backends.base import hash_key
+    from sessionkit.backends.redis_wire import session_key_name
+
+    return session_key_name("sessionkit:", hash_key(key)).encode()
+
+
+def test_flushdb_empties_every_cache(cached: tuple[redis.Redis, TrackingCache]) -> None:
+    admin, cache = cached
+    key = _stored(1)
+    assert SessionStore(key)["n"] == 1
+    flushes = cache.flushes
+    admin.flushdb()
+    assert SessionStore(key).load() == {}
+    assert cache.flushes > flushes
+
+
+def test_many_invalidations_waiting_send_the_read_to_redis(
+    cached: tuple[redis.Redis, TrackingCache],
+) -> None:
+    admin, cache = cached
+    keys = [_stored(i) for i in range(100)]
+    assert [SessionStore(k)["n"] for k in keys] == list(range(100))
+    for key in keys:  # changed elsewhere: 100 invalidations wait on the socket
+        admin.hset(_hash_of(admin, key), "n", "-1")
+    misses = cache.misses
+    assert SessionStore(keys[0])["n"] == -1
+    assert cache.misses == misses + 1
+    assert [SessionStore(k)["n"] for k in keys] == [-1] * 100
+
+
+def test_the_least_recently_used_session_leaves_a_full_cache(
+    private_redis: servers.RedisServer,
+) -> None:
+    setting = {"CLIENT_CACHE": True, "CLIENT_CACHE_SIZE": 2}
+    with override_settings(**redis_settings(private_redis.url), SESSIONKIT_REDIS=setting):
+        cache = tracking_cache(sync_client())
+        assert cache is not None
+        keys = [_stored(i) for i in range(3)]
+        for key in (*keys, keys[2]):
+            SessionStore(key).load()
+        hits, misses = cache.hits, cache.misses
+        SessionStore(keys[2]).load()  # kept
+        SessionStore(keys[0]).load()  # dropped when the third came in
+        assert (cache.hits - hits, cache.misses - misses) == (1, 1)
+
+
+def test_a_redis_restart_answers_503_then_serves_nothing_stale(
+    private_redis: servers.RedisServer,
+) -> None:
+    with override_settings(**redis_settings(private_redis.url), SESSIONKIT_REDIS=CACHED):
+        cache = tracking_cache(sync_client())
+        assert cache is not None
+        key = _stored(1)
+        assert SessionStore(key)["n"] == 1
+        private_redis.stop()
+        with pytest.raises(StoreUnavailable):
+            SessionStore(key).load()
+        private_redis.start()  # an empty Redis: the session is gone
+        assert SessionStore(key).load() == {}
+
+
+def test_end_user_sessions_ends_cached_sessions_at_once(
+    cached: tuple[redis.Redis, TrackingCache],
+) -> None:
+    devices = []
+    for _ in range(3):
+        session = SessionStore()
+        session["_auth_user_id"] = "42"
+        session.save()
+        devices.append(session.session_key)
+    assert all(SessionStore(k)["_auth_user_id"] == "42" for k in devices)
+    assert sessionkit.end_user_sessions("42", keep=SessionStore(devices[0])) == 2
+    assert [bool(SessionStore(k).load()) for k in devices] == [True, False, False]
+
+
+def test_clients_the_cache_cannot_serve_read_without_it() -> None:
+    class Custom(redis.connection.Connection):
+        pass
+
+    with override_settings(SESSIONKIT_REDIS=CACHED):
+        assert tracking_cache(object()) is None  # a Cluster client: no connection pool
+        custom = redis.Redis(connection_pool=redis.ConnectionPool(connection_class=Custom))
+        assert tracking_cache(custom) is None
+    assert tracking_cache(redis.Redis()) is None  # the cache is off
