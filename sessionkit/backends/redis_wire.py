@@ -202,16 +202,25 @@ local function apply(key, argv)
   call_chunked('HSET', key, argv, 10 + removed, #argv)
 end
 
--- Write the metadata fields and the TTL; answer the write scripts' reply.
+-- Write the metadata fields (one HSET, one HDEL) and the TTL; answer the write scripts'
+-- reply.
 local function finish(key, stored, w)
-  if w.age then redis.call('HSET', key, '#age', fmt(w.age))
-  else redis.call('HDEL', key, '#age') end
-  if w.deadline then redis.call('HSET', key, '#deadline', fmt(w.deadline))
-  else redis.call('HDEL', key, '#deadline') end
-  redis.call('HSET', key, '#expires', fmt(w.expires))
-  if stored['#created'] then redis.call('HSET', key, '#created', stored['#created']) end
-  if w.user then redis.call('HSET', key, '#user', w.user, '#index', fmt(w.index))
-  else redis.call('HDEL', key, '#user', '#index') end
+  local set, del = {'#expires', fmt(w.expires)}, {}
+  local function keep(name, value)
+    if value then
+      set[#set + 1] = name
+      set[#set + 1] = value
+    else
+      del[#del + 1] = name
+    end
+  end
+  keep('#age', w.age and fmt(w.age))
+  keep('#deadline', w.deadline and fmt(w.deadline))
+  if stored['#created'] then keep('#created', stored['#created']) end
+  keep('#user', w.user)
+  keep('#index', w.user and fmt(w.index))
+  redis.call('HSET', key, unpack(set))
+  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
   redis.call('PEXPIREAT', key, fmt(w.expires))
   local previous = ''
   if stored['#user'] then previous = '=' .. stored['#user'] end
