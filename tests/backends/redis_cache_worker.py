@@ -3,6 +3,7 @@
 
 ``python -m tests.backends.redis_cache_worker REDIS_URL``; commands: ``new`` (a session with
 ``n`` = 0; answers its id), ``set ID N``, ``get ID`` (``n``, or ``gone``), ``end ID``,
+``cycle ID`` (``cycle_key()``, as a login does; answers the new id),
 ``stats`` (the cache's hits, misses and flushes); each answer is one line."""
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def main(url: str) -> None:
             session.save()
         elif command == "get":
             answer = str(SessionStore(args[0]).get("n", "gone"))
+        elif command == "cycle":
+            session = SessionStore(args[0])
+            session.load()
+            session.cycle_key()
+            answer = str(session.session_key)
         elif command == "end":
             SessionStore().delete(args[0])
         elif command == "stats":

@@ -192,9 +192,9 @@ class Worker:
 def test_a_session_changed_or_ended_by_one_process_is_never_stale_in_another(
     private_redis: servers.RedisServer,
 ) -> None:
-    """Each round: the reader reads (and caches), the writer changes the session (or ends
-    it, every 50th round, and starts another), the reader must see it at once; then reads
-    again, from its cache. The two swap roles every round."""
+    """Each round: the reader reads (and caches), the writer changes the session (before
+    that, every 50th round, ends it and starts another, or cycles its id), the reader must
+    see it at once; then reads again, from its cache. The two swap roles every round."""
     a, b = Worker(private_redis.url), Worker(private_redis.url)
     try:
         key = a.ask("new")
@@ -208,6 +208,10 @@ def test_a_session_changed_or_ended_by_one_process_is_never_stale_in_another(
                     stale.append((i, seen))
                 key = writer.ask("new")
                 reader.ask("get", key)
+            elif i % 50 == 25:  # a login elsewhere moves the session to a new id
+                old, key = key, writer.ask("cycle", key)
+                if (seen := reader.ask("get", old)) != "gone":
+                    stale.append((i, seen))
             writer.ask("set", key, i)
             if (seen := reader.ask("get", key)) != str(i):
                 stale.append((i, seen))
