@@ -425,7 +425,9 @@ def get_settings() -> SessionKitSettings:
 
 # -- SESSIONKIT_REDIS ---------------------------------------------------------------------
 
-REDIS_KEYS = frozenset({"PREFIX", "CLIENT_FACTORY", "ASYNC_CLIENT_FACTORY"})
+REDIS_KEYS = frozenset(
+    {"PREFIX", "CLIENT_FACTORY", "ASYNC_CLIENT_FACTORY", "CLIENT_CACHE", "CLIENT_CACHE_SIZE"}
+)
 
 
 @dataclass(frozen=True)
@@ -442,6 +444,11 @@ class RedisSettings:
     #: ``ASYNC_CLIENT_FACTORY``, imported: returns a ``redis.asyncio`` client; ``None``:
     #: one is derived from the sync client's connection settings when it can be.
     async_client_factory: Callable[[], Any] | None = None
+    #: ``CLIENT_CACHE``: keep sessions read in a process-local cache that Redis invalidates
+    #: (``CLIENT TRACKING`` over RESP3, :mod:`sessionkit.backends.redis_cache`).
+    client_cache: bool = False
+    #: ``CLIENT_CACHE_SIZE``: most sessions that cache holds (least recently used dropped).
+    client_cache_size: int = 10_000
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
@@ -479,10 +486,28 @@ def parse_redis(raw: Any) -> RedisSettings:
             "use e.g. 'myapp:sessions:'.",
         )
         prefix = RedisSettings.prefix
+    client_cache = raw.get("CLIENT_CACHE", RedisSettings.client_cache)
+    if not isinstance(client_cache, bool):
+        p.error(
+            "E010",
+            f"SESSIONKIT_REDIS['CLIENT_CACHE'] must be True or False, not {client_cache!r}.",
+            "Set it to True to keep sessions in a process-local cache Redis invalidates.",
+        )
+        client_cache = RedisSettings.client_cache
+    size = raw.get("CLIENT_CACHE_SIZE", RedisSettings.client_cache_size)
+    if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+        p.error(
+            "E010",
+            f"SESSIONKIT_REDIS['CLIENT_CACHE_SIZE'] must be a positive int, not {size!r}.",
+            "Give the most sessions the process-local cache may hold, e.g. 10000.",
+        )
+        size = RedisSettings.client_cache_size
     return RedisSettings(
         prefix=prefix,
         client_factory=_factory(p, raw, "CLIENT_FACTORY"),
         async_client_factory=_factory(p, raw, "ASYNC_CLIENT_FACTORY"),
+        client_cache=client_cache,
+        client_cache_size=size,
         problems=tuple(p.problems),
     )
 

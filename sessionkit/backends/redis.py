@@ -1,4 +1,9 @@
-"""The Redis store: one hash per session, delta writes, read-and-touch in one round trip.
+"""The Redis store: one hash per session, delta writes, a read that is one ``HGETALL``.
+
+A read writes nothing while the expiry would move by no more than the touch slack
+(:func:`sessionkit.lifetime.touch_slack`); past it the ``FETCH`` script pushes it back.
+With ``SESSIONKIT_REDIS["CLIENT_CACHE"]`` the ``HGETALL`` is answered by a process-local
+cache that Redis invalidates (:mod:`sessionkit.backends.redis_cache`).
 
 Each session is a hash keyed by the SHA-256 of its id; every write is a Lua script that
 checks and writes atomically and sets ``PEXPIREAT``; each user's sessions are a sorted set,
@@ -20,6 +25,7 @@ from typing import Any, ClassVar
 import redis
 from asgiref.sync import sync_to_async
 
+from sessionkit import lifetime
 from sessionkit.backends import redis_wire as wire
 from sessionkit.backends.base import (
     NEW_TAKEN,
@@ -76,13 +82,22 @@ class SessionStore(BaseStore):
         #: The session's user-set membership as this object last read or wrote it: a write
         #: that stays within it needs no ``INDEX`` round trip first.
         self._indexed: wire.Indexed | None = None
+        #: Whether this object's last read moved the stored expiry (else left it within the
+        #: touch slack, and a cookie re-sent is given no more than the store holds).
+        self._moved = False
 
     # -- primitives: their steps, as generators of calls (no I/O) ------------------------
     # Each yields the script calls to run, one round trip each, and receives their replies;
     # redis_client's ``drive`` / ``adrive`` run them on the sync / async client.
 
     def _fetch_steps(self, key_hash: str, now: float) -> Steps[Record | None]:
-        got = wire.fetched((yield wire.fetch_call(_prefix(), key_hash, now)), key_hash)
+        """A plain ``HGETALL`` (no write, no script); :data:`~wire.FETCH` only when that
+        read finds a touch due (:func:`~wire.touch_due`), at most once per touch slack."""
+        got = wire.read((yield wire.read_call(_prefix(), key_hash)), key_hash)
+        self._moved = False
+        if got.record is not None and got.record.is_live(now) and wire.touch_due(got.record, now):
+            got = wire.fetched((yield wire.fetch_call(_prefix(), key_hash, now)), key_hash)
+            self._moved = got.moved
         self._indexed = got.indexed
         if got.record is None or got.record.user_id is None or got.renew == "0":
             return got.record
@@ -143,6 +158,13 @@ class SessionStore(BaseStore):
         if user is not None:
             yield wire.index_call(_prefix(), user, remove=key_hash)
         return existed
+
+    def _expiry_after_read(self, record: Record, now: float) -> float:
+        """The expiry as the read left it: pushed back only when :data:`~wire.FETCH` said it
+        moved it (more than the touch slack), else where it was."""
+        if not self._moved:
+            return record.expires
+        return lifetime.touched_expiry(record.expires, record.age, record.deadline, now)
 
     # -- primitives: the sync entry points ------------------------------------------------
 

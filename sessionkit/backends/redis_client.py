@@ -21,10 +21,12 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.asyncio.connection
 import redis.cluster
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.exceptions import NoScriptError
 
-from sessionkit.backends.redis_wire import Call
+from sessionkit.backends.redis_cache import tracking_cache
+from sessionkit.backends.redis_wire import Call, Read
 from sessionkit.conf import get_redis_settings
 
 # -- clients ------------------------------------------------------------------------------
@@ -110,24 +112,51 @@ def is_cluster(client: Any) -> bool:
 # -- running scripts --------------------------------------------------------------------------
 
 T = TypeVar("T")
-#: A primitive's steps: yields the calls to run one after the other, receives each reply,
-#: returns the primitive's answer. Written once, run by :func:`drive` or :func:`adrive`.
-Steps = Generator[Call, Any, T]
+#: A primitive's steps: yields the calls to run one after the other (scripts, or a plain
+#: ``HGETALL``), receives each reply, returns the primitive's answer. Written once, run by
+#: :func:`drive` or :func:`adrive`.
+Steps = Generator[Call | Read, Any, T]
 
 
-def run(client: Any, call: Call) -> Any:
-    """``EVALSHA``, falling back to ``EVAL`` (which caches the script) when not loaded."""
+def run(client: Any, call: Call | Read) -> Any:
+    """``HGETALL`` for a :class:`Read` (from the process-local cache when it is on); a
+    script by ``EVALSHA``, falling back to ``EVAL`` (which caches the script) when not
+    loaded, its keys then dropped from that cache."""
+    cache = tracking_cache(client)
+    if isinstance(call, Read):
+        return client.hgetall(call.key) if cache is None else cache.read(call.key)
     try:
-        return client.evalsha(call.script.sha, *call.argv)
+        reply = client.evalsha(call.script.sha, *call.argv)
     except NoScriptError:
-        return client.eval(call.script.text, *call.argv)
+        reply = client.eval(call.script.text, *call.argv)
+    finally:
+        if cache is not None:
+            cache.forget(call.keys)
+    if cache is not None and call.script.changes:
+        client.ping()  # the barrier: see redis_cache
+    return reply
 
 
-async def arun(client: Any, call: Call) -> Any:
+async def arun(client: Any, call: Call | Read) -> Any:
+    """:func:`run` on a ``redis.asyncio`` client. The cache's connection is a sync one: a
+    hit is answered in the event loop (no I/O but a non-blocking poll), a miss in a thread."""
+    cache = tracking_cache(sync_client()) if get_redis_settings().client_cache else None
+    if isinstance(call, Read):
+        if cache is None:
+            return await client.hgetall(call.key)
+        if (hit := cache.cached(call.key)) is not None:
+            return hit
+        return await sync_to_async(cache.read, thread_sensitive=False)(call.key)
     try:
-        return await client.evalsha(call.script.sha, *call.argv)
+        reply = await client.evalsha(call.script.sha, *call.argv)
     except NoScriptError:
-        return await client.eval(call.script.text, *call.argv)
+        reply = await client.eval(call.script.text, *call.argv)
+    finally:
+        if cache is not None:
+            cache.forget(call.keys)
+    if cache is not None and call.script.changes:
+        await client.ping()
+    return reply
 
 
 def _pipeline(client: Any, calls: Sequence[Call], *, by_sha: bool) -> Any:
@@ -161,10 +190,17 @@ def run_all(client: Any, calls: Sequence[Call]) -> list[Any]:
     answers the replies in call order."""
     if not calls:
         return []
-    replies = _pipeline(client, calls, by_sha=True).execute(raise_on_error=False)
-    retried = []
-    if retry := _not_loaded(calls, replies):
-        retried = _pipeline(client, retry, by_sha=False).execute()
+    try:
+        replies = _pipeline(client, calls, by_sha=True).execute(raise_on_error=False)
+        retried = []
+        if retry := _not_loaded(calls, replies):
+            retried = _pipeline(client, retry, by_sha=False).execute()
+    finally:
+        if (cache := tracking_cache(client)) is not None:
+            for call in calls:
+                cache.forget(call.keys)
+    if cache is not None and any(call.script.changes for call in calls):
+        client.ping()
     return _merged(replies, retried)
 
 

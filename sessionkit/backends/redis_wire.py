@@ -58,10 +58,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sessionkit import lifetime
 from sessionkit.backends.base import ClientInfo, Record
 from sessionkit.rules import EXPIRY
 from sessionkit.session_fields import Delta
@@ -79,9 +80,13 @@ INDEX_FIRST = 2
 
 @dataclass(frozen=True)
 class Script:
-    """A Lua script and its SHA-1, run with ``EVALSHA`` (``EVAL`` when not cached)."""
+    """A Lua script and its SHA-1, run with ``EVALSHA`` (``EVAL`` when not cached).
+    ``changes``: whether it may change or end a session's data (not only its expiry,
+    ``#seen`` or its user's set): with the process-local cache on, such a write is followed
+    by a barrier (:mod:`sessionkit.backends.redis_cache`)."""
 
     text: str
+    changes: bool = True
     sha: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,6 +105,15 @@ class Call:
     def argv(self) -> tuple[str | int, ...]:
         """What follows the SHA (or the text) in ``EVALSHA`` / ``EVAL``."""
         return (len(self.keys), *self.keys, *self.args)
+
+
+@dataclass(frozen=True)
+class Read:
+    """A plain ``HGETALL`` of one session hash: a session's read when no touch is due, a
+    read-only command that costs Redis no more than a ``GET`` and that a process-local
+    cache may answer (:mod:`sessionkit.backends.redis_cache`)."""
+
+    key: str
 
 
 _COMMON = """
@@ -169,10 +183,17 @@ local function prepare(argv, stored, index)
   return w
 end
 
+-- A write script's first write: Redis decides at a script's first write whether it refuses
+-- it at maxmemory (OOM), and lets DEL, HDEL and RENAME through, and every write after a
+-- first one. So each write script starts with this HSET of the write's time (written
+-- anyway), which Redis refuses at maxmemory: then nothing at all is written.
+local function guard(key, argv)
+  redis.call('HSET', key, '#seen', argv[7])
+end
+
 local function apply(key, argv)
   local removed = tonumber(argv[9])
-  -- DEL only what exists: a script's first write decides whether Redis refuses it at
-  -- maxmemory (OOM), and DEL is always let through, which would let the HSETs after it in
+  guard(key, argv)
   if argv[5] == 'full' and redis.call('EXISTS', key) == 1 then
     redis.call('DEL', key)
   elseif removed > 0 then
@@ -181,16 +202,25 @@ local function apply(key, argv)
   call_chunked('HSET', key, argv, 10 + removed, #argv)
 end
 
--- Write the metadata fields and the TTL; answer the write scripts' reply.
+-- Write the metadata fields (one HSET, one HDEL) and the TTL; answer the write scripts'
+-- reply.
 local function finish(key, stored, w)
-  if w.age then redis.call('HSET', key, '#age', fmt(w.age))
-  else redis.call('HDEL', key, '#age') end
-  if w.deadline then redis.call('HSET', key, '#deadline', fmt(w.deadline))
-  else redis.call('HDEL', key, '#deadline') end
-  redis.call('HSET', key, '#expires', fmt(w.expires))
-  if stored['#created'] then redis.call('HSET', key, '#created', stored['#created']) end
-  if w.user then redis.call('HSET', key, '#user', w.user, '#index', fmt(w.index))
-  else redis.call('HDEL', key, '#user', '#index') end
+  local set, del = {'#expires', fmt(w.expires)}, {}
+  local function keep(name, value)
+    if value then
+      set[#set + 1] = name
+      set[#set + 1] = value
+    else
+      del[#del + 1] = name
+    end
+  end
+  keep('#age', w.age and fmt(w.age))
+  keep('#deadline', w.deadline and fmt(w.deadline))
+  if stored['#created'] then keep('#created', stored['#created']) end
+  keep('#user', w.user)
+  keep('#index', w.user and fmt(w.index))
+  redis.call('HSET', key, unpack(set))
+  if #del > 0 then redis.call('HDEL', key, unpack(del)) end
   redis.call('PEXPIREAT', key, fmt(w.expires))
   local previous = ''
   if stored['#user'] then previous = '=' .. stored['#user'] end
@@ -198,10 +228,15 @@ local function finish(key, stored, w)
 end
 """
 
-#: Read a session and push its expiry back in one round trip. ``KEYS[1]`` the hash,
-#: ``ARGV[1]`` now in ms. Answers ``{}`` when gone, else ``{fields before the touch, the
-#: score the user's set needs before the expiry can go further (0: none)}``; the touch
-#: never goes past ``#index``.
+#: Read a session and push its expiry back, when due, in one round trip (the read itself is
+#: a plain ``HGETALL``; this runs only when that read finds a touch due, :func:`touch_due`).
+#: ``KEYS[1]`` the hash, ``ARGV[1]`` now in ms, ``ARGV[2]`` the touch slack as a fraction of
+#: ``#age``, ``ARGV[3]`` its cap in ms (:func:`sessionkit.lifetime.touch_slack`: the expiry
+#: moves only by more than the slack; ``#seen`` is rewritten at the same granularity, or
+#: once the cap has passed for a session without ``#age``). Answers ``{}`` when gone, else
+#: ``{fields before the touch, the score the user's set needs before the expiry can go
+#: further (0: none), 1 if the expiry moved (or must, after that renewal) else 0}``; the
+#: touch never goes past ``#index``.
 FETCH = Script(
     _COMMON
     + """
@@ -216,24 +251,32 @@ local now = tonumber(ARGV[1])
 local expires = tonumber(meta['#expires'])
 local deadline = tonumber(meta['#deadline'])
 if (not expires) or expires <= now or (deadline and deadline <= now) then return {} end
-redis.call('HSET', key, '#seen', ARGV[1])
-local renew = 0
 local age = tonumber(meta['#age'])
+local slack = tonumber(ARGV[3])
+if age and age * tonumber(ARGV[2]) < slack then slack = age * tonumber(ARGV[2]) end
+local renew, moved, pushed = 0, 0, nil
 if age then
   local touched = now + age
   if deadline and deadline < touched then touched = deadline end
-  local index = tonumber(meta['#index']) or 0
-  if meta['#user'] and touched > index then
-    renew = index_until(touched, age, deadline)
-    touched = index
-  end
-  if touched > expires then
-    redis.call('HSET', key, '#expires', fmt(touched))
-    redis.call('PEXPIREAT', key, fmt(touched))
+  if touched - expires > slack then
+    moved = 1
+    local index = tonumber(meta['#index']) or 0
+    if meta['#user'] and touched > index then
+      renew = index_until(touched, age, deadline)
+      touched = index
+    end
+    if touched > expires then pushed = touched end
   end
 end
-return {flat, fmt(renew)}
-"""
+if pushed then
+  redis.call('HSET', key, '#expires', fmt(pushed), '#seen', ARGV[1])
+  redis.call('PEXPIREAT', key, fmt(pushed))
+elseif moved == 1 or now - (tonumber(meta['#seen']) or 0) > slack then
+  redis.call('HSET', key, '#seen', ARGV[1])
+end
+return {flat, fmt(renew), moved}
+""",
+    changes=False,
 )
 
 #: The rest of a touch once :data:`INDEX` has renewed the user's set: ``KEYS[1]`` the hash,
@@ -248,7 +291,7 @@ local m = redis.call('HMGET', key, '#user', '#index', '#expires', '#age', '#dead
 if m[1] ~= ARGV[1] then return 0 end
 local index = tonumber(ARGV[2])
 if (tonumber(m[2]) or 0) > index then index = tonumber(m[2]) end
-redis.call('HSET', key, '#index', fmt(index))
+redis.call('HSET', key, '#index', fmt(index), '#seen', ARGV[3])
 local expires, age, deadline = tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
 if expires and age then
   local touched = tonumber(ARGV[3]) + age
@@ -260,7 +303,8 @@ if expires and age then
   end
 end
 return 1
-"""
+""",
+    changes=False,
 )
 
 #: Create a session; never overwrites. ``KEYS[1]`` the hash.
@@ -300,6 +344,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return {0, '', '0'} end
 local stored = stored_meta(KEYS[1])
 local w = prepare(ARGV, stored, nil)
 if w.refused then return w.refused end
+guard(KEYS[1], ARGV)
 redis.call('RENAME', KEYS[1], KEYS[2])
 apply(KEYS[2], ARGV)
 return finish(KEYS[2], stored, w)
@@ -344,7 +389,8 @@ if ARGV[2] ~= '' then
   end
 end
 return 1
-"""
+""",
+    changes=False,
 )
 
 
@@ -430,8 +476,16 @@ def write_args(record: Record, delta: Delta | None, index: str = "") -> tuple[st
     return tuple(args)
 
 
+def read_call(prefix: str, key_hash: str) -> Read:
+    return Read(session_key_name(prefix, key_hash))
+
+
+#: :data:`FETCH`'s slack arguments: :func:`sessionkit.lifetime.touch_slack` in ms.
+_SLACK_ARGS = (repr(lifetime.TOUCH_SLACK), ms(lifetime.TOUCH_SLACK_MAX))
+
+
 def fetch_call(prefix: str, key_hash: str, now: float) -> Call:
-    return Call(FETCH, (session_key_name(prefix, key_hash),), (ms(now),))
+    return Call(FETCH, (session_key_name(prefix, key_hash),), (ms(now), *_SLACK_ARGS))
 
 
 def touch_call(prefix: str, key_hash: str, user_id: str, index: str, now: float) -> Call:
@@ -469,19 +523,31 @@ def index_call(
 # -- replies ------------------------------------------------------------------------------
 
 
-def decode_record(flat: Sequence[bytes | str]) -> Record | None:
-    """Decode ``HGETALL``'s flat reply; ``None`` for an empty or unreadable hash."""
+def _split(
+    pairs: Iterable[tuple[bytes | str, bytes | str]],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A hash's ``(name, value)`` pairs as user fields (unescaped) and ``#`` metadata."""
+    fields: dict[str, str] = {}
+    meta: dict[str, str] = {}
     try:
-        fields: dict[str, str] = {}
-        meta: dict[str, str] = {}
-        for name, value in zip(flat[::2], flat[1::2], strict=True):
-            key, content = text(name), text(value)
-            if key.startswith(RESERVED + RESERVED):
-                fields[key[1:]] = content
-            elif key.startswith(RESERVED):
-                meta[key] = content
-            else:
+        for name, value in pairs:
+            key = name.decode() if isinstance(name, bytes) else name
+            content = value.decode() if isinstance(value, bytes) else value
+            if key[:1] != RESERVED:
                 fields[key] = content
+            elif key[1:2] == RESERVED:
+                fields[key[1:]] = content
+            else:
+                meta[key] = content
+    except UnicodeDecodeError:  # not written by sessionkit: read as no session
+        logger.warning("sessionkit: unreadable session hash in Redis; starting afresh")
+        return {}, {}
+    return fields, meta
+
+
+def _record(fields: dict[str, str], meta: dict[str, str]) -> Record | None:
+    """The session a hash's fields and metadata hold; ``None`` when unreadable."""
+    try:
         if "#expires" not in meta:
             return None
         return Record(
@@ -499,10 +565,17 @@ def decode_record(flat: Sequence[bytes | str]) -> Record | None:
         return None
 
 
+def decode_record(flat: Sequence[bytes | str]) -> Record | None:
+    """Decode ``HGETALL``'s flat reply; ``None`` for an empty or unreadable hash."""
+    if len(flat) % 2:
+        logger.warning("sessionkit: unreadable session hash in Redis; starting afresh")
+        return None
+    return _record(*_split(zip(flat[::2], flat[1::2], strict=True)))
+
+
 def decode_hash(mapping: Mapping[Any, Any]) -> Record | None:
     """A session from redis-py's ``HGETALL`` dict (as a pipeline answers it)."""
-    flat = [item for pair in mapping.items() for item in pair]
-    return decode_record(flat) if flat else None
+    return _record(*_split(mapping.items())) if mapping else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,26 +590,52 @@ class Indexed:
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """:data:`FETCH`'s answer: the record before the touch, its membership, and the score
-    the set needs before the touch can go on (``"0"``: none)."""
+    """A read's answer (:data:`FETCH`'s, or a plain :class:`Read`'s): the record before the
+    touch, its membership, the score the set needs before the touch can go on (``"0"``:
+    none), and whether the read moved the stored expiry (or will, once the set is renewed)."""
 
     record: Record | None
     indexed: Indexed | None
     renew: str = "0"
+    moved: bool = False
+
+
+def _fetched(
+    fields: dict[str, str], meta: dict[str, str], key_hash: str, renew: str = "0", moved: int = 0
+) -> Fetched:
+    record = _record(fields, meta)
+    if record is None:
+        return Fetched(None, None)
+    index = meta.get("#index", "0")
+    indexed = Indexed(key_hash, record.user_id, int(index) if index.isdigit() else 0)
+    needed = renew if record.user_id is not None else "0"
+    return Fetched(record, indexed, needed, bool(moved))
 
 
 def fetched(reply: Sequence[Any], key_hash: str) -> Fetched:
+    """:data:`FETCH`'s answer."""
     if not reply:
         return Fetched(None, None)
-    flat, renew = reply
-    record = decode_record(flat)
-    if record is None:
+    flat, renew, moved = reply
+    if len(flat) % 2:
         return Fetched(None, None)
-    names = [text(name) for name in flat[::2]]
-    index = text(flat[2 * names.index("#index") + 1]) if "#index" in names else "0"
-    indexed = Indexed(key_hash, record.user_id, int(index) if index.isdigit() else 0)
-    needed = text(renew) if record.user_id is not None else "0"
-    return Fetched(record, indexed, needed)
+    pairs = zip(flat[::2], flat[1::2], strict=True)
+    return _fetched(*_split(pairs), key_hash, text(renew), int(moved))
+
+
+def read(reply: Mapping[Any, Any], key_hash: str) -> Fetched:
+    """A plain :class:`Read`'s answer (redis-py's ``HGETALL`` dict); no touch done."""
+    return _fetched(*_split(reply.items()), key_hash) if reply else Fetched(None, None)
+
+
+def touch_due(record: Record, now: float) -> bool:
+    """Whether a read at ``now`` must run :data:`FETCH` (the same rule, in Python): the
+    expiry would move by more than the slack, or ``#seen`` is older than it."""
+    slack = lifetime.touch_slack(record.age) if record.age is not None else None
+    if slack is None:
+        return now - record.last_seen > lifetime.TOUCH_SLACK_MAX
+    touched = lifetime.touched_expiry(record.expires, record.age, record.deadline, now)
+    return touched - record.expires > slack or now - record.last_seen > slack
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ import sessionkit
 from sessionkit.backends.base import ClientInfo, Record, hash_key
 from sessionkit.backends.redis import SessionStore
 from sessionkit.backends.redis_client import async_client, sync_client
-from sessionkit.backends.redis_wire import session_key_name, user_key_name
+from sessionkit.backends.redis_wire import FETCH, session_key_name, user_key_name
 from sessionkit.conf import RedisSettings, get_redis_settings
 from sessionkit.errors import StoreUnavailable
 from sessionkit.management.commands import clearsessions
@@ -567,8 +567,9 @@ def test_user_set_ttl_is_renewed_when_a_touch_outlives_it(store: redis.Redis) ->
     key, set_key = stored_key(session), user_key_name(PREFIX, "42")
     store.hset(key, "#index", 1)  # the set "expires" before the session's next touch
     store.pexpire(set_key, 5_000)
-    # A second has passed since the login, so this read really pushes the expiry back.
-    store.hset(key, "#expires", int(store.hget(key, "#expires") or 0) - 1000)
+    # Two minutes have passed since the login: past the touch slack, so this read really
+    # pushes the expiry back.
+    store.hset(key, "#expires", int(store.hget(key, "#expires") or 0) - 120_000)
     SessionStore(session.session_key).load()
     assert store.pttl(set_key) > store.pttl(key)
     assert int(store.hget(key, "#index") or 0) > int(store.hget(key, "#expires") or 0)
@@ -816,14 +817,59 @@ def test_request_that_does_not_use_the_session_costs_nothing(
     assert counter.delta() == (0, 0, {}), counter.delta()
 
 
-def test_read_and_touch_is_one_round_trip(counted: tuple[Client, redis.Redis]) -> None:
+def test_a_read_within_the_touch_slack_is_one_hgetall_and_writes_nothing(
+    counted: tuple[Client, redis.Redis],
+) -> None:
     browser, client = counted
+    key = next(iter(client.keys(f"{PREFIX}{{*")))
+    stored = client.hgetall(key)
+    counter = Counter(client)
+    assert browser.get("/read/").content == b"0"
+    assert counter.delta()[::2] == (1, {"hgetall": 1})  # no script, no write command
+    assert client.hgetall(key) == stored  # neither #expires nor #seen rewritten
+
+
+def test_a_read_past_the_touch_slack_pushes_the_expiry_back_once(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    browser, client = counted
+    key = next(iter(client.keys(f"{PREFIX}{{*")))
+    age = int(client.hget(key, "#age") or 0)
+    behind = int(time.time() * 1000) + age - 61_000  # last touched 61 s ago: past the slack
+    client.hset(key, mapping={"#expires": behind, "#seen": behind - age})
+    client.pexpireat(key, behind)
+    client.script_load(FETCH.text)  # as a server that has run it before (no EVAL here)
     counter = Counter(client)
     assert browser.get("/read/").content == b"0"
     trips, _, calls = counter.delta()
-    assert trips == 1
-    assert calls["evalsha"] == 1
-    assert "hset" in calls and "pexpireat" in calls  # touched inside the script
+    assert trips == 2 and calls["evalsha"] == 1  # the plain read, then the script
+    assert calls["hgetall"] == 2 and calls["hset"] == 1 and calls["pexpireat"] == 1
+    pushed = int(client.hget(key, "#expires") or 0)
+    assert pushed - behind > 60_000 and client.pexpiretime(key) == pushed
+    assert int(client.hget(key, "#seen") or 0) == pushed - age
+    counter = Counter(client)
+    assert browser.get("/read/").content == b"0"
+    assert counter.delta()[::2] == (1, {"hgetall": 1})  # and the next read is plain again
+
+
+def test_a_rolling_cookie_never_outlives_an_expiry_the_read_left_in_place(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    """Within the slack the read writes nothing, so the re-sent cookie's Max-Age is the
+    stored expiry's, not a full age: the session never expires before the cookie."""
+    browser, client = counted
+    key = next(iter(client.keys(f"{PREFIX}{{*")))
+    age = int(client.hget(key, "#age") or 0)
+    stored = int(time.time() * 1000) + age - 30_000  # touched 30 s ago: within the slack
+    client.hset(key, "#expires", stored)
+    client.pexpireat(key, stored)
+    with override_settings(SESSIONKIT={"ROLLING": True}):
+        counter = Counter(client)
+        response = browser.get("/read/")
+        assert counter.delta()[::2] == (1, {"hgetall": 1})
+    max_age = int(response.cookies[COOKIE]["max-age"])
+    assert max_age * 1000 <= client.pexpiretime(key) - time.time() * 1000
+    assert max_age > age // 1000 - 60
 
 
 def test_rolling_touch_without_access_is_one_round_trip(
@@ -858,8 +904,8 @@ def test_changing_one_key_of_a_4kb_session_writes_only_that_key(
     counter = Counter(client)
     assert browser.get("/put/k07/y/").status_code == 200
     trips, received, calls = counter.delta()
-    assert trips == 2  # read-and-touch, then the delta write
-    assert calls["evalsha"] == 2
+    assert trips == 2  # the read, then the delta write
+    assert calls["hgetall"] == 1 and calls["evalsha"] == 1
     assert received < 1024, received  # the changed key and metadata, not the session
     assert client.hget(key, "k07") == b'"y"'
     assert client.hget(key, "k08") == b'"' + b"x" * 64 + b'"'
@@ -880,7 +926,7 @@ def test_a_logged_in_sessions_read_is_one_round_trip_and_its_write_two(
     assert browser.get("/put/n/1/").status_code == 200
     trips, _, calls = counter.delta()
     assert trips == 2  # within the set's recorded TTL: no index round trip
-    assert calls["evalsha"] == 2
+    assert calls["hgetall"] == 1 and calls["evalsha"] == 1
 
 
 def test_saving_a_session_destroyed_by_another_request_answers_400(
@@ -987,3 +1033,41 @@ async def test_async_update_of_a_destroyed_session_is_refused(store: redis.Redis
     assert await session._aupdate(hash_key(session.session_key or ""), record, None) is False
     assert await session._ainsert(hash_key(session.session_key or ""), record) is True
     assert await session._ainsert(hash_key(session.session_key or ""), record) is False
+
+
+# -- maxmemory ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["full", "delta", "cycle_key"])
+def test_no_write_goes_through_at_maxmemory(private_redis: servers.RedisServer, how: str) -> None:
+    """Redis refuses a script at maxmemory only at its first write, and lets DEL, HDEL and
+    RENAME through (and every write after them): each write script starts with an HSET."""
+    admin = redis.Redis.from_url(private_redis.url)
+    try:
+        with override_settings(**redis_settings(private_redis.url)):
+            session = SessionStore()
+            session["n"] = 1
+            session.save()
+            key = stored_key(session)
+            before = admin.hgetall(key)
+            loaded = SessionStore(session.session_key)
+            loaded.load()
+            admin.config_set("maxmemory-policy", "noeviction")
+            admin.config_set("maxmemory", 1)
+            with pytest.raises(StoreUnavailable):
+                if how == "full":
+                    loaded.clear()  # Django's clear(): a full write, DEL first
+                    loaded["y"] = 1
+                    loaded.save()
+                elif how == "delta":
+                    loaded.client = ClientInfo("", "")  # the delta HDELs #agent and #ip
+                    loaded["n"] = 2
+                    loaded.save()
+                else:
+                    loaded["n"] = 2
+                    loaded.cycle_key()  # RENAME first
+            admin.config_set("maxmemory", 0)
+            assert admin.hgetall(key) == before
+            assert admin.dbsize() == 1
+    finally:
+        admin.close()

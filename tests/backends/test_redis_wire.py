@@ -160,3 +160,9 @@ def test_unreadable_or_metadata_less_hashes_decode_to_nothing(
     with caplog.at_level("WARNING", logger="sessionkit"):
         assert wire.decode_record([b"#expires", b"soon"]) is None
     assert "unreadable session hash" in caplog.text
+
+
+def test_a_hash_that_is_not_utf8_reads_as_no_session() -> None:
+    assert wire.decode_hash({b"#expires": b"1", b"n": b"\xff"}) is None
+    assert wire.read({b"#expires": b"1", b"\xff": b"1"}, "0" * 64).record is None
+    assert wire.decode_record([b"#expires", b"1", b"n"]) is None  # odd: not a hash reply
