@@ -63,9 +63,17 @@ def test_the_setting_is_off_by_default_and_a_bad_value_is_e010() -> None:
 
 @pytest.mark.parametrize("value", [{"CLIENT_CACHE": 1}, {"CLIENT_CACHE_SIZE": -5}])
 def test_manage_py_check_reports_a_bad_cache_setting_as_e010(value: dict[str, Any]) -> None:
-    with override_settings(SESSION_ENGINE="sessionkit.backends.redis", SESSIONKIT_REDIS=value):
+    with override_settings(
+        SESSION_ENGINE="sessionkit.backends.redis",
+        SESSION_CACHE_ALIAS="redis",
+        SESSIONKIT_REDIS=value,
+    ):
         assert "sessionkit.E010" in [m.id for m in check_settings()]
-    with override_settings(SESSION_ENGINE="sessionkit.backends.redis", SESSIONKIT_REDIS=CACHED):
+    with override_settings(
+        SESSION_ENGINE="sessionkit.backends.redis",
+        SESSION_CACHE_ALIAS="redis",
+        SESSIONKIT_REDIS=CACHED,
+    ):
         assert [m.id for m in check_settings()] == []
 
 
