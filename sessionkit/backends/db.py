@@ -42,17 +42,8 @@ def _record_from_row(row: tuple[Any, ...]) -> Record:
 
 
 def _record(row: Session) -> Record:
-    data = json.loads(row.data)
-    return Record(
-        fields=to_fields(data),
-        created=row.created,
-        expires=row.expires,
-        age=row.age,
-        deadline=row.deadline,
-        user_id=row.user_id,
-        client=ClientInfo(row.user_agent, row.ip),
-        last_seen=row.last_seen,
-    )
+    """A record from a model instance (``ValueError``: undecodable)."""
+    return _record_from_row(tuple(getattr(row, column) for column in db_sql.READ_COLUMNS))
 
 
 def _locked(live: QuerySet[Session]) -> Record | None:
