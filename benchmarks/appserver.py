@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 
+from benchmarks.stores import tree_cpu
 from tests.servers.ports import LOOPBACK, free_port
 from tests.servers.process import terminate
 
@@ -96,14 +97,7 @@ class AppServer:
 
     def cpu(self) -> float:
         """CPU seconds (user + system) of the server and its workers."""
-        total = 0.0
-        for process in [self.ps, *self.ps.children(recursive=True)]:
-            try:
-                times = process.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
+        return tree_cpu(self.ps)
 
     def stop(self) -> None:
         terminate(self.process)

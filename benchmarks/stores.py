@@ -36,6 +36,19 @@ from tests.servers import postgres as pg_servers
 from tests.servers import redis as redis_servers
 from tests.servers.ports import LOOPBACK, port_open
 
+
+def tree_cpu(root: psutil.Process) -> float:
+    """CPU seconds (user + system) of ``root`` and every process below it still running."""
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
 BENCH_DATABASE = "sessionkit_bench"
 #: Redis database number on a shared server (the tests use 15).
 BENCH_REDIS_DB = 14
@@ -129,14 +142,7 @@ class PostgresProbe:
         self.postmaster = psutil.Process(psutil.Process(int(backend[0])).ppid())
 
     def cpu(self) -> float:
-        total = 0.0
-        for process in [self.postmaster, *self.postmaster.children(recursive=True)]:
-            try:
-                times = process.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
+        return tree_cpu(self.postmaster)
 
 
 @dataclass
