@@ -18,6 +18,7 @@ from sessionkit.backends.redis import SessionStore
 from sessionkit.backends.redis_client import async_client, sync_client
 from sessionkit.errors import StoreUnavailable
 from tests import servers
+from tests.backends.test_redis import _alogin as alogin
 from tests.backends.test_redis import _login as login
 from tests.backends.test_redis import user_set
 
@@ -37,16 +38,6 @@ def store(redis_client: redis.Redis) -> Iterator[redis.Redis]:
 
 def key_hash_of(session: SessionStore) -> bytes:
     return hash_key(session.session_key or "").encode()
-
-
-async def alogin(user_id: str) -> SessionStore:
-    session = SessionStore()
-    await session.aset("cart", [1])
-    await session.asave()
-    await session.acycle_key()
-    await session.aset("_auth_user_id", user_id)
-    await session.asave()
-    return session
 
 
 # -- EVALSHA, and EVAL once after SCRIPT FLUSH ------------------------------------------------
