@@ -28,6 +28,7 @@ from sessionkit.backends.base import hash_key
 from sessionkit.conf import get_settings
 from sessionkit.models import Session as KitRow
 from sessionkit.signing import decode_cookie_value
+from tests.helpers import close_thread_connections
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -46,12 +47,20 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
+def serve(server: Any) -> None:
+    """Serve until shut down, then close the thread's database connections."""
+    try:
+        server.serve_forever()
+    finally:
+        close_thread_connections()
+
+
 @contextmanager
 def deployed(browser: httpx.Client, **settings: Any) -> Iterator[None]:
     """A server process of the site under ``settings``, which ``browser`` talks to."""
     with override_settings(**settings):
         server = make_server("127.0.0.1", 0, WSGIHandler(), handler_class=QuietHandler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=serve, args=(server,), daemon=True)
         thread.start()
         browser.base_url = f"http://127.0.0.1:{server.server_port}"
         try:
