@@ -16,7 +16,7 @@ from django.test import override_settings
 import sessionkit
 import sessionkit.test
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.devices_urls")]
 
 PASSWORD = "pw-123456"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import URLPattern, URLResolver, include, path
+from django.urls import URLPattern, URLResolver, path
 
 from tests import views
 
@@ -8,7 +8,6 @@ VIEWS = ("noop", "read", "write", "append", "expiry", "flush", "cycle", "fail", 
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/", admin.site.urls),
-    path("sessions/", include("sessionkit.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(template_name="admin/login.html")),
     path("message/", views.message),
     path("alogin/", views.alogin_view),
