@@ -523,11 +523,24 @@ def get_redis_settings() -> RedisSettings:
 _WATCHED = {"SESSIONKIT", "SECRET_KEY", "SECRET_KEY_FALLBACKS", "SESSION_ENGINE"}
 
 
+#: Values other modules derive from settings (e.g. the Redis store's client), each with the
+#: settings it depends on and how to forget it; see :func:`forget_on_change`.
+_derived: list[tuple[frozenset[str], Callable[[], None]]] = []
+
+
+def forget_on_change(setting_names: frozenset[str], clear: Callable[[], None]) -> None:
+    """Call ``clear`` whenever one of ``setting_names`` changes (``override_settings``)."""
+    _derived.append((setting_names, clear))
+
+
 def _reload(*, setting: str, **kwargs: Any) -> None:
     if setting in _WATCHED or setting.startswith("SESSION_"):
         get_settings.cache_clear()
     if setting == "SESSIONKIT_REDIS":
         get_redis_settings.cache_clear()
+    for names, clear in _derived:
+        if setting in names:
+            clear()
 
 
 def connect_signals() -> None:

@@ -23,12 +23,11 @@ import redis.asyncio.connection
 import redis.cluster
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.core.signals import setting_changed
 from redis.exceptions import NoScriptError
 
 from sessionkit.backends.redis_cache import tracking_cache
 from sessionkit.backends.redis_wire import Call, Read
-from sessionkit.conf import get_redis_settings
+from sessionkit.conf import forget_on_change, get_redis_settings
 
 # -- clients ------------------------------------------------------------------------------
 
@@ -49,13 +48,12 @@ def _cache_client(alias: str) -> Any:
     return get_redis_connection(alias, write=True)
 
 
-def _forget_clients(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"CACHES", "SESSION_CACHE_ALIAS", "SESSIONKIT_REDIS"}:
-        _cache_client.cache_clear()
-        _factory_client.cache_clear()
+def _forget_clients() -> None:
+    _cache_client.cache_clear()
+    _factory_client.cache_clear()
 
 
-setting_changed.connect(_forget_clients, dispatch_uid="sessionkit.redis_client.forget")
+forget_on_change(frozenset({"CACHES", "SESSION_CACHE_ALIAS", "SESSIONKIT_REDIS"}), _forget_clients)
 
 
 def sync_client() -> Any:

@@ -99,6 +99,31 @@ async def test_steady_state_sends_scripts_only_by_sha(private_redis: servers.Red
     assert calls["evalsha"] >= 16, calls  # six writes, two reads, index updates, per API
 
 
+def test_sessions_follow_the_cache_alias_when_caches_change(
+    store: redis.Redis, private_redis: servers.RedisServer
+) -> None:
+    """The client is looked up once per process, and again after ``CACHES`` changes."""
+
+    def name(session: SessionStore) -> str:
+        return wire.session_key_name(PREFIX, key_hash_of(session).decode())
+
+    before = login("42")
+    assert store.exists(name(before))
+    caches = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "redis": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": private_redis.url},
+    }
+    elsewhere = redis.Redis.from_url(private_redis.url)
+    try:
+        with override_settings(CACHES=caches):
+            after = login("43")
+            assert elsewhere.exists(name(after))
+            assert not store.exists(name(after))
+        assert SessionStore(before.session_key)["_auth_user_id"] == "42"  # back again
+    finally:
+        elsewhere.close()
+
+
 # -- errors ---------------------------------------------------------------------------------
 
 
