@@ -7,6 +7,8 @@ which only ever ends the requesting user's own sessions.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from django.conf import settings
 from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
@@ -49,7 +51,10 @@ def user_sessions(request: HttpRequest) -> HttpResponse:
         )
     except ImproperlyConfigured:
         sessions = None
-    return render(request, TEMPLATE, {"sessions": sessions, "no_index": NO_INDEX})
+    #: Seen since this moment reads "just now" (``timesince`` would say "0 minutes ago").
+    just_now = datetime.now(UTC) - timedelta(minutes=1)
+    context = {"sessions": sessions, "no_index": NO_INDEX, "just_now": just_now}
+    return render(request, TEMPLATE, context)
 
 
 @never_cache

@@ -111,7 +111,7 @@ def test_the_page_lists_each_device_and_marks_this_one(user: User) -> None:
     assert any(
         text.startswith("Safari on iPhone") for is_current, text in listed if not is_current
     )
-    assert all("127.0.0.1" in text and "ago" in text for _, text in listed)
+    assert all("127.0.0.1" in text and "just now" in text for _, text in listed)
     # plain, accessible HTML: a viewport, machine-readable times, buttons with names
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "/static/sessionkit/sessionkit.css" in page
