@@ -20,13 +20,20 @@ from sessionkit.backends import db_sql
 from sessionkit.backends.base import hash_key
 from sessionkit.backends.db import SessionStore
 from sessionkit.models import Session
-from tests.backends.conformance import SessionTestsMixin
+from tests.backends.conformance import SessionTestsMixin, SignalTestsMixin
 
 pytestmark = pytest.mark.db
 
 
 class DatabaseStoreConformanceTests(SessionTestsMixin, TestCase):
     backend = SessionStore
+
+
+class DatabaseStoreSignalTests(SignalTestsMixin, TestCase):
+    backend = SessionStore
+
+    def age(self, session_key: str, seconds: int) -> None:
+        Session.objects.filter(pk=hash_key(session_key)).update(created=F("created") - seconds)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -118,7 +125,7 @@ def test_log_out_other_devices_ends_a_session_cycled_while_it_runs():
     ending_waits.set()
     for thread in threads:
         thread.join(timeout=10)
-    assert ended == [1]
+    assert ended == [[hash_key(device_b.session_key)]]  # the cycled session, by its handle
     assert SessionStore(device_b.session_key).load() == {}
     assert SessionStore(device_a.session_key).load()["x"] == "device data"
 
