@@ -141,9 +141,7 @@ def test_deleting_a_user_ends_all_their_sessions(user, engine):
     user_id = user.pk
     with Recorder() as seen:
         user.delete()
-    assert seen.events() == [
-        ("ended", hash_key(phone.session.session_key), "user_deactivated")
-    ]
+    assert seen.events() == [("ended", hash_key(phone.session.session_key), "user_deactivated")]
     assert sessionkit.user_sessions(user_id) == []
 
 

@@ -1,0 +1,90 @@
+"""``session_created`` / ``session_ended`` through the middleware: sync and async views,
+each sent once, with the request that caused it. (Each store's own signal tests are
+``SignalTestsMixin`` in ``tests/backends``.)"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+
+import sessionkit.test
+from sessionkit.backends.base import hash_key
+from sessionkit.signals import REASONS
+from tests.backends.conformance import Recorder
+
+pytestmark = [pytest.mark.db, pytest.mark.django_db]
+
+
+@pytest.fixture
+def user():
+    return User.objects.create_user("lin", password="pw-123456")
+
+
+def paths(seen: Recorder) -> list[tuple[str, str | None, str]]:
+    """``(signal, reason or previous, request path)`` of each signal sent."""
+    return [
+        (name, kw.get("reason", kw.get("previous")), kw["request"].path)
+        for name, _, kw in seen.sent
+    ]
+
+
+def test_a_new_session_is_created_once_with_its_request():
+    browser = sessionkit.test.Client()
+    with Recorder() as seen:
+        browser.get("/write/?x=1")
+        browser.get("/write/?x=2")
+    key = browser.session.session_key
+    assert paths(seen) == [("created", None, "/write/")]
+    assert seen.sent[0][2]["handle"] == hash_key(key)
+
+
+def test_login_and_logout_in_sync_views_send_their_signals_with_the_request(user):
+    browser = sessionkit.test.Client()
+    browser.get("/write/?cart=1")  # an anonymous session, stored
+    with Recorder() as seen:
+        response = browser.post("/accounts/login/", {"username": "lin", "password": "pw-123456"})
+        assert response.status_code == 302
+        browser.get("/flush/")
+    assert paths(seen) == [
+        ("ended", "rotated", "/accounts/login/"),
+        ("created", seen.sent[0][2]["handle"], "/accounts/login/"),
+        ("ended", "logout", "/flush/"),
+    ]
+    assert seen.sent[2][2]["user_id"] == str(user.pk)
+
+
+def test_login_and_logout_in_async_views_send_their_signals_with_the_request(user):
+    browser = sessionkit.test.Client()
+    with Recorder() as seen:
+        browser.get("/alogin/?username=lin")
+        browser.get("/alogout/")
+    assert [(name, why) for name, why, _ in paths(seen)] == [
+        ("created", None),
+        ("ended", "logout"),
+    ]
+    assert {path for _, _, path in paths(seen)} == {"/alogin/", "/alogout/"}
+    assert seen.sent[1][2]["user_id"] == str(user.pk)
+
+
+async def test_async_client_requests_send_each_signal_once(settings):
+    settings.SESSION_ENGINE = "sessionkit.backends.memory"  # no database in the event loop
+    browser = sessionkit.test.AsyncClient()
+    with Recorder() as seen:
+        await browser.get("/awrite/?x=1")
+        await browser.get("/awrite/?x=2")
+        await browser.get("/alogout/")
+    assert [(name, why) for name, why, _ in paths(seen)] == [
+        ("created", None),
+        ("ended", "logout"),
+    ]
+
+
+def test_the_reasons_are_the_documented_six():
+    assert REASONS == (
+        "logout",
+        "expired",
+        "revoked",
+        "rotated",
+        "password_change",
+        "user_deactivated",
+    )
