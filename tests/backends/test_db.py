@@ -397,3 +397,45 @@ def test_the_locked_path_never_brings_back_a_session_deleted_meanwhile(via):
     with pytest.raises(UpdateError):
         via(session, "save")
     assert not Session.objects.filter(pk=hash_key(key)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_logouts_of_one_session_send_one_session_ended():
+    """Logout in several requests at once, and "log out other devices" beside them: each
+    DELETE ... RETURNING on PostgreSQL answers the row in one statement only."""
+    import threading
+
+    from django.db import connection
+
+    from sessionkit.users import end_user_sessions
+    from tests.backends.conformance import Recorder
+    from tests.helpers import close_thread_connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent connections: runs in the PostgreSQL pass")
+    store = SessionStore()
+    store["_auth_user_id"] = "7"
+    store.save()
+    key, n = store.session_key, 8
+    start = threading.Barrier(n)
+
+    def log_out(i: int) -> None:
+        try:
+            session = SessionStore(key)
+            session.load()
+            start.wait(timeout=10)
+            if i % 2:
+                session.flush()
+            else:
+                end_user_sessions("7")
+        finally:
+            close_thread_connections()
+
+    threads = [threading.Thread(target=log_out, args=(i,)) for i in range(n)]
+    with Recorder() as seen:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert [(name, handle) for name, handle, _ in seen.events()] == [("ended", hash_key(key))]
+    assert not Session.objects.filter(pk=hash_key(key)).exists()
