@@ -207,3 +207,17 @@ def test_async_password_change_keeps_this_session_and_ends_the_others(user):
     assert ("ended", phone_handle, "password_change") in seen.events()
     (listed,) = sessionkit.user_sessions(user)
     assert listed.handle == hash_key(request.session.session_key)
+
+
+def test_async_password_change_with_end_others_off_ends_none(user, settings):
+    settings.SESSIONKIT = {"END_OTHERS_ON_PASSWORD_CHANGE": False}
+    device(user, "Phone"), device(user, "PC")
+    laptop = sessionkit.user_sessions(user)[0]
+    request = RequestFactory().get("/")
+    request.user = user
+    request.session = next(c.session for c in [device(user, "Tablet")] if c.session.session_key)
+    user.set_password("new-pw-123456")
+    user.save()
+    async_to_sync(aupdate_session_auth_hash)(request, user)
+    async_to_sync(request.session.asave)()
+    assert len(sessionkit.user_sessions(user)) == 3
