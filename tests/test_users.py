@@ -212,10 +212,9 @@ def test_async_password_change_keeps_this_session_and_ends_the_others(user):
 def test_async_password_change_with_end_others_off_ends_none(user, settings):
     settings.SESSIONKIT = {"END_OTHERS_ON_PASSWORD_CHANGE": False}
     device(user, "Phone"), device(user, "PC")
-    laptop = sessionkit.user_sessions(user)[0]
     request = RequestFactory().get("/")
     request.user = user
-    request.session = next(c.session for c in [device(user, "Tablet")] if c.session.session_key)
+    request.session = device(user, "Tablet").session
     user.set_password("new-pw-123456")
     user.save()
     async_to_sync(aupdate_session_auth_hash)(request, user)
