@@ -64,6 +64,15 @@ def put(request: HttpRequest, key: str, value: str) -> HttpResponse:
     return HttpResponse("ok")
 
 
+def logout(request: HttpRequest) -> HttpResponse:
+    """Load the session, wait until every request has, then destroy it (``logout()``)."""
+    request.session.get("n")
+    if barrier is not None:
+        barrier.wait(timeout=30)
+    request.session.flush()
+    return HttpResponse("ok")
+
+
 def dump(request: HttpRequest) -> JsonResponse:
     return JsonResponse(dict(request.session.items()))
 
@@ -89,6 +98,7 @@ urlpatterns = [
     path("put/<str:key>/<str:value>/", put),
     path("fill/", fill),
     path("dump/", dump),
+    path("logout/", logout),
     path("clobber/", clobber),
 ]
 
@@ -1181,3 +1191,34 @@ def test_no_write_goes_through_at_maxmemory(private_redis: servers.RedisServer, 
             assert admin.dbsize() == 1
     finally:
         admin.close()
+
+
+def test_concurrent_logout_requests_of_one_session_send_one_session_ended(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    """Eight requests with one cookie log out at once: every response clears the cookie,
+    and the session ends once (the one request whose ``DEL`` removed it)."""
+    global barrier
+    browser, _ = counted
+    cookie = browser.cookies[COOKIE].value
+    n = 8
+    barrier = threading.Barrier(n)
+    cleared: list[str] = []
+
+    def request() -> None:
+        own = Client()
+        own.cookies[COOKIE] = cookie
+        cleared.append(own.get("/logout/").cookies[COOKIE]["max-age"])
+
+    threads = [threading.Thread(target=request) for _ in range(n)]
+    try:
+        with Recorder() as seen:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+    finally:
+        barrier = None
+    assert cleared == [0] * n
+    assert [(name, why) for name, _, why in seen.events()] == [("ended", "logout")]
+    assert {kw["request"].path for _, _, kw in seen.sent} == {"/logout/"}
