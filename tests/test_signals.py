@@ -4,13 +4,17 @@ each sent once, with the request that caused it. (Each store's own signal tests 
 
 from __future__ import annotations
 
+import logging
+import re
+
 import pytest
 from django.contrib.auth.models import User
 
 import sessionkit.test
 from sessionkit.backends.base import hash_key
-from sessionkit.signals import REASONS
+from sessionkit.signals import REASONS, session_created, session_ended
 from tests.backends.conformance import Recorder
+from tests.test_readme import README
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 
@@ -88,3 +92,28 @@ def test_the_reasons_are_the_documented_six():
         "password_change",
         "user_deactivated",
     )
+
+
+def audit_log_snippet() -> str:
+    """The README's audit-log receivers, as printed."""
+    section = README.split("### Signals", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def test_the_readme_audit_log_receivers_log_a_login_and_a_logout(user, caplog):
+    namespace: dict[str, object] = {}
+    exec(compile(audit_log_snippet(), "README.md", "exec"), namespace)
+    browser = sessionkit.test.Client()
+    try:
+        with caplog.at_level(logging.INFO, logger="audit"):
+            browser.post("/accounts/login/", {"username": "lin", "password": "pw-123456"})
+            browser.get("/flush/")
+    finally:
+        session_created.disconnect(namespace["log_session_created"])
+        session_ended.disconnect(namespace["log_session_ended"])
+    lines = [r.getMessage() for r in caplog.records if r.name == "audit"]
+    assert len(lines) == 2
+    assert lines[0].endswith("created (was None)")
+    assert lines[1].endswith(f"of user {user.pk} ended: logout (from 127.0.0.1)")
