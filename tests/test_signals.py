@@ -117,3 +117,19 @@ def test_the_readme_audit_log_receivers_log_a_login_and_a_logout(user, caplog):
     assert len(lines) == 2
     assert lines[0].endswith("created (was None)")
     assert lines[1].endswith(f"of user {user.pk} ended: logout (from 127.0.0.1)")
+
+
+@pytest.mark.urls("tests.devices_urls")
+def test_the_devices_page_ends_sessions_as_revoked_with_its_request(user):
+    phone, laptop = sessionkit.test.Client(), sessionkit.test.Client()
+    for browser in (phone, laptop, sessionkit.test.Client()):
+        browser.force_login(user)
+    phone_handle = hash_key(phone.session.session_key)
+    with Recorder() as seen:
+        laptop.post("/sessions/end/", {"handle": phone_handle})
+        laptop.post("/sessions/end-others/")
+    assert [(name, why, path) for name, why, path in paths(seen)] == [
+        ("ended", "revoked", "/sessions/end/"),
+        ("ended", "revoked", "/sessions/end-others/"),
+    ]
+    assert seen.sent[0][2]["handle"] == phone_handle
