@@ -11,22 +11,34 @@ a header is never stored as text.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
 from sessionkit.conf import SessionKitSettings
 
+#: The longest address text stored (an IPv4-mapped IPv6 address; the db store's column).
+MAX_IP_LENGTH = 45
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical(text: str) -> str:
+    try:
+        address = str(ipaddress.ip_address(text))
+    except ValueError:
+        return ""
+    return address if len(address) <= MAX_IP_LENGTH else ""  # a long IPv6 zone id
+
 
 def valid_ip(text: str) -> str:
-    """``text`` as a canonical IP address (``[v6]`` brackets removed), or ``""``."""
+    """``text`` as a canonical IP address (``[v6]`` brackets removed), or ``""``.
+    Remembered (a client sends the same address on every request): only texts short
+    enough to be an address are, so a flood of long headers only evicts entries."""
     text = text.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return ""
+    return _canonical(text) if len(text) <= MAX_IP_LENGTH else ""
 
 
 def client_ip(meta: Mapping[str, Any], conf: SessionKitSettings) -> str:

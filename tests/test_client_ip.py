@@ -70,6 +70,11 @@ def test_a_bracketed_ipv6_address_is_accepted() -> None:
     assert ip(remote="[::1]", forwarded=None) == "::1"
 
 
+def test_an_address_too_long_for_the_column_is_recorded_as_empty() -> None:
+    assert ip(remote="fe80::1%eth0", forwarded=None) == "fe80::1%eth0"
+    assert ip(remote="fe80::1%" + "z" * 40, forwarded=None) == ""
+
+
 # -- through the middleware, into the store --------------------------------------------------
 
 
