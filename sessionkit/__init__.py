@@ -1,6 +1,8 @@
 """sessionkit: express-session's session model for Django.
 
-Public API: :func:`user_sessions`, :func:`end_user_sessions`, :func:`end_session`.
+Public API: :func:`user_sessions`, :func:`end_user_sessions`, :func:`end_session` and
+their async twins :func:`auser_sessions`, :func:`aend_user_sessions`, :func:`aend_session`;
+the signals are in :mod:`sessionkit.signals`.
 """
 
 from __future__ import annotations
@@ -10,10 +12,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # importing users.py at run time would load Django's models too early
     from django.contrib.sessions.backends.base import SessionBase
 
+    from sessionkit.signals import Reason
     from sessionkit.users import UserSession
 
 __version__ = "0.1.0"
-__all__ = ["end_session", "end_user_sessions", "user_sessions"]
+__all__ = [
+    "aend_session",
+    "aend_user_sessions",
+    "auser_sessions",
+    "end_session",
+    "end_user_sessions",
+    "user_sessions",
+]
 
 
 def user_sessions(user: Any, current: SessionBase | None = None) -> list[UserSession]:
@@ -23,15 +33,48 @@ def user_sessions(user: Any, current: SessionBase | None = None) -> list[UserSes
     return user_sessions(user, current)
 
 
-def end_user_sessions(user: Any, keep: SessionBase | str | None = None) -> int:
+def end_user_sessions(
+    user: Any,
+    keep: SessionBase | str | None = None,
+    *,
+    reason: Reason = "revoked",
+    request: Any = None,
+) -> int:
     """End all the user's sessions but ``keep`` (see :mod:`sessionkit.users`)."""
     from sessionkit.users import end_user_sessions
 
-    return end_user_sessions(user, keep)
+    return end_user_sessions(user, keep, reason=reason, request=request)
 
 
-def end_session(user: Any, key_hash: str) -> bool:
-    """End one of the user's sessions by its hashed id (see :mod:`sessionkit.users`)."""
+def end_session(user: Any, handle: str, *, request: Any = None) -> bool:
+    """End one of the user's sessions by its handle (see :mod:`sessionkit.users`)."""
     from sessionkit.users import end_session
 
-    return end_session(user, key_hash)
+    return end_session(user, handle, request=request)
+
+
+async def auser_sessions(user: Any, current: SessionBase | None = None) -> list[UserSession]:
+    """:func:`user_sessions` for async code."""
+    from sessionkit.users import auser_sessions
+
+    return await auser_sessions(user, current)
+
+
+async def aend_user_sessions(
+    user: Any,
+    keep: SessionBase | str | None = None,
+    *,
+    reason: Reason = "revoked",
+    request: Any = None,
+) -> int:
+    """:func:`end_user_sessions` for async code."""
+    from sessionkit.users import aend_user_sessions
+
+    return await aend_user_sessions(user, keep, reason=reason, request=request)
+
+
+async def aend_session(user: Any, handle: str, *, request: Any = None) -> bool:
+    """:func:`end_session` for async code."""
+    from sessionkit.users import aend_session
+
+    return await aend_session(user, handle, request=request)

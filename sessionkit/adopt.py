@@ -57,6 +57,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.db import router, transaction
 from django.http import HttpRequest, HttpResponseBase
 
+from sessionkit import signals
 from sessionkit.backends.base import ClientInfo, TrackedSession
 from sessionkit.backends.base import SessionStore as KitStore
 from sessionkit.conf import SessionKitSettings
@@ -240,7 +241,10 @@ def put(store_class: type[TrackedSession], key: str, legacy: Legacy, client: Cli
     if isinstance(session, KitStore):
         key_hash, record, _ = session._pending(must_create=True)
         record = replace(record, expires=min(record.expires, legacy.expires))
-        return bool(session._io(session._insert, key_hash, record))
+        if not session._io(session._insert, key_hash, record):
+            return False
+        signals.created(type(session), key_hash, record.user_id, None, None)
+        return True
     # A Django engine as sessionkit's store: its expiry counts from this write.
     try:
         session.save(must_create=True)

@@ -67,6 +67,8 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
         "ADOPT_FROM cannot be imported, is not one of Django's engines (db, cached_db, "
         "cache, file, signed_cookies), or is db / cached_db without django.contrib.sessions"
     ),
+    "E025": _error("TRACK_CLIENT or END_OTHERS_ON_PASSWORD_CHANGE is not a bool"),
+    "E026": _error("NUM_PROXIES is not None or an int >= 0"),
     "E050": _error("sessionkit.urls is included but SESSION_ENGINE keeps no per-user index"),
     "E051": _error("sessionkit.urls is included but no template engine finds its templates"),
     "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),
@@ -83,6 +85,7 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
         "HTTPS: no PROXY=True, SECURE_PROXY_SSL_HEADER or SECURE_SSL_REDIRECT",
         deploy=True,
     ),
+    "W025": _warning("NUM_PROXIES without PROXY=True, which ignores it"),
 }
 
 #: Ids used before the first release and never to be reused with another meaning.

@@ -38,6 +38,9 @@ TOP_LEVEL_KEYS = frozenset(
         "GENID",
         "ABSOLUTE_TIMEOUT",
         "ADOPT_FROM",
+        "NUM_PROXIES",
+        "TRACK_CLIENT",
+        "END_OTHERS_ON_PASSWORD_CHANGE",
         "COOKIE",
     }
 )
@@ -98,6 +101,14 @@ class SessionKitSettings:
     idle_timeout: int
     #: ``ADOPT_FROM``: the legacy Django engine's ``SessionStore`` (:mod:`sessionkit.adopt`).
     adopt_from: type[Any] | None = None
+    #: ``NUM_PROXIES``: with ``PROXY=True``, how many proxies append to ``X-Forwarded-For``
+    #: (``None``: its first address is the client's), :mod:`sessionkit.client_ip`.
+    num_proxies: int | None = None
+    #: ``TRACK_CLIENT``: store the user agent and IP address with each session.
+    track_client: bool = True
+    #: ``END_OTHERS_ON_PASSWORD_CHANGE``: ``update_session_auth_hash()`` ends the user's
+    #: other sessions (:mod:`sessionkit.user_events`).
+    end_others_on_password_change: bool = True
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
@@ -126,13 +137,14 @@ class _Parser:
             self.error(id, f"{where} has an unknown key {key!r}.", f"Valid keys: {valid}.")
         return raw
 
-    def boolean(self, raw: Mapping[str, Any], key: str, default: bool) -> bool:
-        """A top-level flag (RESAVE, SAVE_UNINITIALIZED, ROLLING); anything else is E012."""
+    def boolean(self, raw: Mapping[str, Any], key: str, default: bool, id: str = "E012") -> bool:
+        """A top-level flag; anything else is ``id`` (E012: RESAVE, SAVE_UNINITIALIZED,
+        ROLLING; E025: TRACK_CLIENT, END_OTHERS_ON_PASSWORD_CHANGE)."""
         value = raw.get(key, default)
         if isinstance(value, bool):
             return value
         self.error(
-            "E012",
+            id,
             f"SESSIONKIT[{key!r}] must be True or False, not {value!r}.",
             f"Set SESSIONKIT[{key!r}] to a bool.",
         )
@@ -361,6 +373,30 @@ def _adopt_from(p: _Parser, raw: Mapping[str, Any]) -> type[Any] | None:
     return engine
 
 
+def _num_proxies(p: _Parser, raw: Mapping[str, Any], proxy: bool | None) -> int | None:
+    """``NUM_PROXIES``: ``None`` or an int >= 0 (E026); used only with ``PROXY=True`` (W025)."""
+    value = raw.get("NUM_PROXIES")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        p.error(
+            "E026",
+            f"SESSIONKIT['NUM_PROXIES'] must be None or an int >= 0, not {value!r}.",
+            "Give how many proxies in front of the app append to X-Forwarded-For (as "
+            "Django REST framework's NUM_PROXIES), or None.",
+        )
+        return None
+    if proxy is not True:
+        p.error(
+            "W025",
+            f"SESSIONKIT['NUM_PROXIES'] is {value!r} but PROXY is {proxy!r}: the client's "
+            "IP address is REMOTE_ADDR, and NUM_PROXIES is ignored.",
+            "Set SESSIONKIT['PROXY'] = True if the app is behind that many proxies, or "
+            "remove NUM_PROXIES.",
+        )
+    return value
+
+
 def parse(raw: Any) -> SessionKitSettings:
     """Build the settings object from a raw ``SESSIONKIT`` value; never raises."""
     p = _Parser()
@@ -413,6 +449,11 @@ def parse(raw: Any) -> SessionKitSettings:
         cookie=cookie,
         idle_timeout=idle,
         adopt_from=_adopt_from(p, raw),
+        num_proxies=_num_proxies(p, raw, proxy),
+        track_client=p.boolean(raw, "TRACK_CLIENT", True, "E025"),
+        end_others_on_password_change=p.boolean(
+            raw, "END_OTHERS_ON_PASSWORD_CHANGE", True, "E025"
+        ),
         problems=tuple(p.problems),
     )
 

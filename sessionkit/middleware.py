@@ -31,6 +31,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from sessionkit import adopt
 from sessionkit.backends.base import ClientInfo, TrackedSession
 from sessionkit.checks import warn_secure_cookie_withheld
+from sessionkit.client_ip import client_ip
 from sessionkit.conf import SessionKitSettings, get_settings
 from sessionkit.cookies import read_cookie
 from sessionkit.engines import tracked
@@ -102,10 +103,17 @@ def read_cookie_state(request: HttpRequest, conf: SessionKitSettings) -> CookieS
     return _remembered_cookie_state(header, conf.name, conf.keys)
 
 
-def client_info(request: HttpRequest) -> ClientInfo:
+NO_CLIENT = ClientInfo()
+
+
+def client_info(request: HttpRequest, conf: SessionKitSettings) -> ClientInfo:
+    """Who is making the request, as stored with the session (nothing with
+    ``TRACK_CLIENT=False``): the user agent, trimmed, and the IP address."""
+    if not conf.track_client:
+        return NO_CLIENT
     return ClientInfo(
-        user_agent=trimmed(request.META.get("HTTP_USER_AGENT", "")),
-        ip=request.META.get("REMOTE_ADDR", "")[:45],
+        user_agent=trimmed(str(request.META.get("HTTP_USER_AGENT", ""))),
+        ip=client_ip(request.META, conf),
     )
 
 
@@ -137,14 +145,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
         conf = get_settings()
         cookie = read_cookie_state(request, conf)
         if conf.adopt_from is not None and cookie.key is None:  # ADOPT_FROM hook
-            cookie = adopt.adopt(request, conf, self.Store, client_info(request)) or cookie
+            cookie = adopt.adopt(request, conf, self.Store, client_info(request, conf)) or cookie
         self.open_session(request, conf, cookie)
 
     async def aprocess_request(self, request: HttpRequest) -> None:
         conf = get_settings()
         cookie = read_cookie_state(request, conf)
         if conf.adopt_from is not None and cookie.key is None:  # ADOPT_FROM hook
-            cookie = await adopt.aadopt(request, conf, self.Store, client_info(request)) or cookie
+            client = client_info(request, conf)
+            cookie = await adopt.aadopt(request, conf, self.Store, client) or cookie
         self.open_session(request, conf, cookie)
 
     def open_session(
@@ -153,7 +162,8 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session = self.Store(cookie.key)  # type: ignore[call-arg]
         if session.session_key is None and cookie.key is not None:  # the store rejected it
             cookie = CookieState(present=True, key=None, stale_signature=False)
-        session.begin(partial(conf.genid, request) if conf.genid else None, client_info(request))
+        genid = partial(conf.genid, request) if conf.genid else None
+        session.begin(genid, client_info(request, conf), request)
         request.session = session  # type: ignore[assignment]
         request._sessionkit = RequestSession(conf, cookie, session)  # type: ignore[attr-defined]
 

@@ -69,7 +69,7 @@ def end_session(request: HttpRequest) -> HttpResponse:
         _tell(request, messages.INFO, "You have been logged out of this device.")
         return redirect(resolve_url(settings.LOGOUT_REDIRECT_URL or settings.LOGIN_URL))
     try:
-        ended = bool(handle) and users.end_session(request.user, handle)
+        ended = bool(handle) and users.end_session(request.user, handle, request=request)
     except ImproperlyConfigured:
         _tell(request, messages.ERROR, NO_INDEX)
     else:

@@ -32,6 +32,7 @@ from sessionkit.backends.base import hash_key
 from sessionkit.conf import get_settings, parse
 from sessionkit.models import Session as KitRow
 from sessionkit.signing import decode_cookie_value, encode_cookie_value
+from tests.backends.conformance import Recorder
 from tests.faults.harness import require_postgresql, run_concurrently
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
@@ -487,3 +488,17 @@ def test_a_mover_whose_claim_comes_second_writes_nothing(legacy: str) -> None:
     outcome = adopt.move(engine, adopt_store(), key, get_settings().keys, legacy=listed)
     assert outcome.status == "lost"
     assert KitRow.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("legacy", ["db"], indirect=True)
+def test_an_adopted_session_is_created_once_in_sessionkits_store(legacy: str) -> None:
+    key = make_legacy(legacy, {"x": "cart", "_auth_user_id": "7"})
+    client = Client()
+    client.cookies["sessionid"] = key
+    with Recorder() as seen:
+        new = kit_cookie(client.get("/read/"))
+        client.get("/read/")
+    assert new is not None
+    assert seen.events() == [("created", hash_key(new), None)]
+    assert seen.sent[0][2]["user_id"] == "7"

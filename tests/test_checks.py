@@ -972,6 +972,8 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     # The test settings' SESSION_CACHE_ALIAS is a locmem cache.
     "E023": {"SESSION_ENGINE": "sessionkit.backends.redis"},
     "E024": {"SESSIONKIT": {"ADOPT_FROM": "django.contrib.sessions.backends.nosuch"}},
+    "E025": {"SESSIONKIT": {"TRACK_CLIENT": "no"}},
+    "E026": {"SESSIONKIT": {"PROXY": True, "NUM_PROXIES": -1}},
     "E050": {"ROOT_URLCONF": "tests.devices_urls", "SESSION_ENGINE": "sessionkit.backends.cache"},
     "E051": {"ROOT_URLCONF": "tests.devices_urls", "TEMPLATES": WITHOUT_APP_TEMPLATES},
     "W001": {
@@ -985,6 +987,7 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "W013": {"SESSIONKIT": secure_with(SECRET="keyboard cat")},
     "W014": {"SESSIONKIT": secure_with(PROXY=True, COOKIE={"SECURE": False})},
     "W015": {"SESSIONKIT": secure_with(PROXY=None)},
+    "W025": {"SESSIONKIT": {"NUM_PROXIES": 2}},
 }
 #: Ids a trigger cannot avoid reporting too: a cookie that is never Secure is W010 as well.
 COMPANIONS: dict[str, list[str]] = {"W014": ["sessionkit.W010"]}

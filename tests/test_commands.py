@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from sessionkit.backends import db, memory
 from sessionkit.models import Session
+from tests.backends.conformance import Recorder
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 
@@ -69,3 +70,51 @@ def test_command_is_found_without_django_contrib_sessions(settings):
         assert get_commands()["clearsessions"] == "sessionkit"
     finally:
         get_commands.cache_clear()
+
+
+def test_db_store_ends_each_purged_session_as_expired_once(settings, monkeypatch):
+    settings.SESSION_ENGINE = "sessionkit.backends.db"
+    monkeypatch.setattr(db, "PURGE_BATCH", 3)
+    make(db.SessionStore, 7, expired=True)
+    make(db.SessionStore, 1, expired=False)
+    expired = set(Session.objects.filter(expires__lte=time.time()).values_list("pk", flat=True))
+    with Recorder() as seen:
+        run()
+        run()
+    assert sorted(h for _, h, _ in seen.events()) == sorted(expired)
+    assert {why for _, _, why in seen.events()} == {"expired"}
+    assert {kw["request"] for _, _, kw in seen.sent} == {None}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_clearsessions_end_each_expired_session_once(settings):
+    """Two purges over the same rows (PostgreSQL, real connections): each row's DELETE
+    ... RETURNING answers in one of them only."""
+    import threading
+
+    from django.db import connection
+
+    from tests.helpers import close_thread_connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent connections: runs in the PostgreSQL pass")
+    settings.SESSION_ENGINE = "sessionkit.backends.db"
+    make(db.SessionStore, 300, expired=True)
+    start = threading.Barrier(4)
+
+    def purge() -> None:
+        try:
+            start.wait(timeout=10)
+            db.SessionStore.clear_expired()
+        finally:
+            close_thread_connections()
+
+    threads = [threading.Thread(target=purge) for _ in range(4)]
+    with Recorder() as seen:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    handles = [h for _, h, _ in seen.events()]
+    assert len(handles) == len(set(handles)) == 300
+    assert not Session.objects.exists()

@@ -479,6 +479,9 @@ def test_samesite_none_without_secure_is_reported_but_kept() -> None:
         ({"RESAVE": "yes", "SAVE_UNINITIALIZED": 1, "ROLLING": None}, ["E012", "E012", "E012"]),
         ({"PROXY": "yes"}, ["E013"]),
         ({"COOKIE": {"SECURE": "yes", "HTTPONLY": "no"}}, ["E014", "E014"]),
+        ({"TRACK_CLIENT": "no", "END_OTHERS_ON_PASSWORD_CHANGE": 0}, ["E025", "E025"]),
+        ({"PROXY": True, "NUM_PROXIES": True}, ["E026"]),
+        ({"PROXY": True, "NUM_PROXIES": "2"}, ["E026"]),
     ],
 )
 def test_each_wrong_type_family_has_its_own_id(
@@ -638,3 +641,32 @@ assert setting_changed.receivers == before, "the Redis store connected a receive
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_client_tracking_settings_default_to_on_and_are_read() -> None:
+    conf = parse({})
+    assert (conf.track_client, conf.end_others_on_password_change, conf.num_proxies) == (
+        True,
+        True,
+        None,
+    )
+    conf = parse(
+        {
+            "PROXY": True,
+            "NUM_PROXIES": 2,
+            "TRACK_CLIENT": False,
+            "END_OTHERS_ON_PASSWORD_CHANGE": False,
+        }
+    )
+    assert (conf.track_client, conf.end_others_on_password_change, conf.num_proxies) == (
+        False,
+        False,
+        2,
+    )
+    assert conf.problems == ()
+
+
+def test_a_bad_num_proxies_falls_back_to_the_first_forwarded_address() -> None:
+    conf = parse({"PROXY": True, "NUM_PROXIES": -1})
+    assert conf.num_proxies is None
+    assert [p.id for p in conf.problems] == ["E026"]

@@ -13,5 +13,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("alogin/", views.alogin_view),
     path("alogout/", views.alogout_view),
     path("raise/", views.raise_),
+    path("whoami/", views.whoami),
+    path("change-password/", views.change_password),
     *(path(f"{name}/", getattr(views, name)) for name in VIEWS),
 ]

@@ -106,3 +106,18 @@ async def alogout_view(request: HttpRequest) -> HttpResponse:
 
     await alogout(request)
     return HttpResponse("logged out")
+
+
+def whoami(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"user": request.user.get_username() or None})
+
+
+def change_password(request: HttpRequest) -> HttpResponse:
+    """What Django's PasswordChangeView does: save the new password, keep this session."""
+    from django.contrib.auth import update_session_auth_hash
+
+    user = request.user
+    user.set_password(request.POST["password"])  # type: ignore[union-attr]
+    user.save()  # type: ignore[union-attr]
+    update_session_auth_hash(request, user)
+    return HttpResponse("changed")

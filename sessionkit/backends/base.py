@@ -8,14 +8,17 @@ of the session id (so a copy of the store holds no usable cookie):
 - ``_insert(key_hash, record)``: create, never overwriting (``False`` if the id exists);
 - ``_update(key_hash, record, delta)``: write an existing record, only the changed fields when
   ``delta`` is given (``False`` if it is gone: another request destroyed it);
-- ``_remove(key_hash)``, ``_contains(key_hash)``, ``_purge_expired()``;
+- ``_remove(key_hash)``: delete, answering whether *this* call deleted a session (and its
+  user), so two requests ending one session send one ``session_ended``;
+- ``_contains(key_hash)``; ``_purge_expired()``: delete expired sessions, yielding each;
 - ``_rename(old, new, record, delta)``: move a session to a new id (``cycle_key()``); the
   default inserts the new record and removes the old one, a store that can does it
   atomically.
 
 Async variants (``_afetch`` ...) default to running the sync ones in a thread; a store with
 a native async client overrides them. Everything else (change tracking, Django's API, the
-``cycle_key`` retry loop) lives here once; lifetimes come from :mod:`sessionkit.lifetime`.
+``cycle_key`` retry loop, the :mod:`sessionkit.signals`) lives here once; lifetimes come
+from :mod:`sessionkit.lifetime`.
 
 :class:`TrackedSession` is what the middleware may ask of a session: sessionkit's stores
 fulfil it, and so do Django's own engines once :mod:`sessionkit.engines` wraps them.
@@ -28,14 +31,15 @@ import hashlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol
 
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 
-from sessionkit import lifetime
+from sessionkit import lifetime, signals, user_events
 from sessionkit.conf import get_settings
 from sessionkit.errors import StoreUnavailable, connection_errors, store_errors
 from sessionkit.rules import Snapshot
@@ -57,6 +61,18 @@ class ClientInfo(NamedTuple):
 
     user_agent: str = ""
     ip: str = ""
+
+
+class Removed(NamedTuple):
+    """``_remove``'s answer: whether this call deleted a session, and whose it was."""
+
+    found: bool
+    user_id: str | None = None
+
+
+NOT_FOUND = Removed(False)
+#: A purged session: its handle and user.
+Purged = tuple[str, str | None]
 
 
 @dataclass(slots=True)
@@ -159,8 +175,11 @@ class TrackedSession(Protocol):
     #: The error that made the store unavailable during this request, if any.
     failure: StoreUnavailable | None
 
-    def begin(self, genid: Callable[[], str] | None, client: ClientInfo) -> None:
-        """Take what the store needs from the request: the GENID hook, the client."""
+    def begin(
+        self, genid: Callable[[], str] | None, client: ClientInfo, request: Any = None
+    ) -> None:
+        """Take what the store needs from the request: the GENID hook, the client, and
+        the request itself (for the signals)."""
 
     def load_to_touch(self) -> None:
         """Load the session for its side effect: the store pushes its expiry back."""
@@ -173,6 +192,10 @@ class TrackedSession(Protocol):
     def save(self, must_create: bool = False) -> None: ...
 
     async def asave(self, must_create: bool = False) -> None: ...
+
+
+def _no_request() -> None:
+    return None
 
 
 class Tracking:
@@ -196,6 +219,7 @@ class Tracking:
         #: Set by the middleware: who is making the request, and the GENID hook.
         self.client = ClientInfo()
         self.genid: Callable[[], str] | None = None
+        self._request: Callable[[], Any] = _no_request
         #: The stored expiry as loaded (before any touch), for re-signing a cookie;
         #: ``None`` where the store does not say (Django's engines).
         self.loaded_expires: float | None = None
@@ -203,8 +227,17 @@ class Tracking:
         #: touch slack); ``None`` when the read renewed it, or where unknown.
         self.stored_expires: float | None = None
 
-    def begin(self, genid: Callable[[], str] | None, client: ClientInfo) -> None:
+    def begin(
+        self, genid: Callable[[], str] | None, client: ClientInfo, request: Any = None
+    ) -> None:
         self.genid, self.client = genid, client
+        # weak: the request holds this session, which must not keep the request alive
+        self._request = _no_request if request is None else weakref.ref(request)
+
+    @property
+    def request(self) -> Any:
+        """The request this session was opened for (``None`` outside one)."""
+        return self._request()
 
     def _failed(self, error: StoreUnavailable) -> None:
         self.failure = error
@@ -294,7 +327,7 @@ class SessionStore(Tracking, SessionBase):
     def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         raise NotImplementedError
 
-    def _remove(self, key_hash: str) -> None:
+    def _remove(self, key_hash: str) -> Removed:
         raise NotImplementedError
 
     def _contains(self, key_hash: str) -> bool:
@@ -312,19 +345,25 @@ class SessionStore(Tracking, SessionBase):
             return OLD_GONE
         if not self._insert(new, record):
             return NEW_TAKEN
-        self._remove(old)
-        return RENAMED
+        if self._remove(old).found:
+            return RENAMED
+        self._remove(new)  # destroyed meanwhile: its copy goes too, and it stays ended
+        return OLD_GONE
 
     async def _acopy(self, old: str, new: str, record: Record) -> int:
         if not await self._acontains(old):
             return OLD_GONE
         if not await self._ainsert(new, record):
             return NEW_TAKEN
-        await self._aremove(old)
-        return RENAMED
+        if (await self._aremove(old)).found:
+            return RENAMED
+        await self._aremove(new)
+        return OLD_GONE
 
     @classmethod
-    def _purge_expired(cls) -> int:
+    def _purge_expired(cls) -> Iterator[Purged]:
+        """Delete the expired sessions, yielding each as it goes (none: the store
+        expires them by itself)."""
         raise NotImplementedError
 
     # Per-user index (optional; db, memory and redis have it).
@@ -337,9 +376,18 @@ class SessionStore(Tracking, SessionBase):
         raise NotImplementedError
 
     @classmethod
-    def _end_user_records(cls, user_id: str, keep: str | None) -> int:
-        """Delete every session of ``user_id`` but the one whose key_hash is ``keep``."""
+    def _end_user_records(cls, user_id: str, keep: str | None) -> list[str]:
+        """Delete every session of ``user_id`` but the one whose key_hash is ``keep``;
+        answers the key_hashes this call deleted."""
         raise NotImplementedError
+
+    @classmethod
+    async def _auser_records(cls, user_id: str) -> list[tuple[str, Record]]:
+        return await sync_to_async(cls._user_records)(user_id)
+
+    @classmethod
+    async def _aend_user_records(cls, user_id: str, keep: str | None) -> list[str]:
+        return await sync_to_async(cls._end_user_records)(user_id, keep)
 
     async def _afetch(self, key_hash: str, now: float) -> Record | None:
         return await sync_to_async(self._fetch)(key_hash, now)
@@ -350,8 +398,8 @@ class SessionStore(Tracking, SessionBase):
     async def _aupdate(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         return await sync_to_async(self._update)(key_hash, record, delta)
 
-    async def _aremove(self, key_hash: str) -> None:
-        await sync_to_async(self._remove)(key_hash)
+    async def _aremove(self, key_hash: str) -> Removed:
+        return await sync_to_async(self._remove)(key_hash)
 
     async def _acontains(self, key_hash: str) -> bool:
         return await sync_to_async(self._contains)(key_hash)
@@ -453,8 +501,8 @@ class SessionStore(Tracking, SessionBase):
         key_hash = hash_key(self.session_key)
         record = self._io(self._fetch, key_hash, now)
         in_force = self._in_force(record, now)
-        if record is not None and in_force is None and record.is_live(now):
-            self._io(self._remove, key_hash)  # ended by the settings in force
+        if record is not None and in_force is None:  # expired, or ended by the settings
+            self._ended(key_hash, self._io(self._remove, key_hash), "expired")
         return self._loaded(record, in_force, now)
 
     async def aload(self) -> dict[str, Any]:
@@ -464,9 +512,20 @@ class SessionStore(Tracking, SessionBase):
         key_hash = hash_key(self.session_key)
         record = await self._aio(self._afetch, key_hash, now)
         in_force = self._in_force(record, now)
-        if record is not None and in_force is None and record.is_live(now):
-            await self._aio(self._aremove, key_hash)  # ended by the settings in force
+        if record is not None and in_force is None:
+            await self._aended(key_hash, await self._aio(self._aremove, key_hash), "expired")
         return self._loaded(record, in_force, now)
+
+    # -- signals ----------------------------------------------------------------------
+
+    def _ended(self, key_hash: str, removed: Removed, reason: signals.Reason) -> None:
+        """``session_ended``, if this call's ``_remove`` is the one that deleted it."""
+        if removed.found:
+            signals.ended(type(self), key_hash, removed.user_id, reason, self.request)
+
+    async def _aended(self, key_hash: str, removed: Removed, reason: signals.Reason) -> None:
+        if removed.found:
+            await signals.aended(type(self), key_hash, removed.user_id, reason, self.request)
 
     # -- saving -----------------------------------------------------------------------
 
@@ -512,6 +571,7 @@ class SessionStore(Tracking, SessionBase):
         if self.session_key is None:
             return self.create()
         key_hash, record, delta = self._pending(must_create)
+        before = self._saved
         if must_create:
             ok = self._io(self._insert, key_hash, record)
         else:
@@ -519,12 +579,17 @@ class SessionStore(Tracking, SessionBase):
         if self._restart(ok, must_create):
             return self.create()
         self._saved_as(record, ok, must_create)
+        if must_create:
+            signals.created(type(self), key_hash, record.user_id, self.request, None)
+        elif (change := user_events.rehashed(before, record.fields)) is not None:
+            user_events.password_changed(change, key_hash, self.request)
 
     async def asave(self, must_create: bool = False) -> None:
         await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
         if self.session_key is None:
             return await self.acreate()
         key_hash, record, delta = self._pending(must_create)
+        before = self._saved
         if must_create:
             ok = await self._aio(self._ainsert, key_hash, record)
         else:
@@ -532,6 +597,10 @@ class SessionStore(Tracking, SessionBase):
         if self._restart(ok, must_create):
             return await self.acreate()
         self._saved_as(record, ok, must_create)
+        if must_create:
+            await signals.acreated(type(self), key_hash, record.user_id, self.request, None)
+        elif (change := user_events.rehashed(before, record.fields)) is not None:
+            await user_events.apassword_changed(change, key_hash, self.request)
 
     def create(self) -> None:
         for _ in range(CREATE_ATTEMPTS):
@@ -567,11 +636,13 @@ class SessionStore(Tracking, SessionBase):
 
     def delete(self, session_key: str | None = None) -> None:
         if (key := self._deleting(session_key)) is not None:
-            self._io(self._remove, hash_key(key))
+            key_hash = hash_key(key)
+            self._ended(key_hash, self._io(self._remove, key_hash), "logout")
 
     async def adelete(self, session_key: str | None = None) -> None:
         if (key := self._deleting(session_key)) is not None:
-            await self._aio(self._aremove, hash_key(key))
+            key_hash = hash_key(key)
+            await self._aended(key_hash, await self._aio(self._aremove, key_hash), "logout")
 
     def flush(self) -> None:
         super().flush()
@@ -588,6 +659,15 @@ class SessionStore(Tracking, SessionBase):
     def _renamed(self, record: Record) -> None:
         self._saved_as(record, True, False)
         self.modified = True
+
+    def _rotated(self, old: str, new: str, record: Record) -> None:
+        """The signals of a rename: the old handle ended, the new one created."""
+        signals.ended(type(self), old, record.user_id, "rotated", self.request)
+        signals.created(type(self), new, record.user_id, self.request, old)
+
+    async def _arotated(self, old: str, new: str, record: Record) -> None:
+        await signals.aended(type(self), old, record.user_id, "rotated", self.request)
+        await signals.acreated(type(self), new, record.user_id, self.request, old)
 
     def _gone(self) -> UpdateError:
         """``cycle_key()`` found the session destroyed by another request (a logout): it
@@ -619,6 +699,7 @@ class SessionStore(Tracking, SessionBase):
             if status != RENAMED:
                 raise self._gone()
             self._renamed(record)
+            self._rotated(old_hash, key_hash, record)
             return
         raise CreateError("could not find an unused session id")
 
@@ -637,14 +718,20 @@ class SessionStore(Tracking, SessionBase):
             if status != RENAMED:
                 raise self._gone()
             self._renamed(record)
+            await self._arotated(old_hash, key_hash, record)
             return
         raise CreateError("could not find an unused session id")
 
     @classmethod
     def clear_expired(cls) -> int:  # type: ignore[override]
-        """Delete expired sessions; returns how many (0 where the store expires by itself)."""
-        return cls._purge_expired()
+        """Delete expired sessions, each with ``session_ended`` (``expired``); returns how
+        many (0 where the store expires by itself)."""
+        count = 0
+        for key_hash, user_id in cls._purge_expired():
+            signals.ended(cls, key_hash, user_id, "expired", None)
+            count += 1
+        return count
 
     @classmethod
     async def aclear_expired(cls) -> int:  # type: ignore[override]
-        return await sync_to_async(cls._purge_expired)()
+        return await sync_to_async(cls.clear_expired)()

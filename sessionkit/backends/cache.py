@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, replace
 
 from django.conf import settings
 from django.core.cache import caches
 
-from sessionkit.backends.base import ClientInfo, Record
+from sessionkit.backends.base import NOT_FOUND, ClientInfo, Purged, Record, Removed
 from sessionkit.backends.base import SessionStore as BaseStore
 from sessionkit.backends.raw_cache import RawCache, raw_cache
 from sessionkit.session_fields import Delta
@@ -104,12 +105,17 @@ class SessionStore(BaseStore):
             KEY_PREFIX + key_hash, _pack(record), self._timeout(record, now)
         )
 
-    def _remove(self, key_hash: str) -> None:
-        self._cache.delete(KEY_PREFIX + key_hash)
+    def _remove(self, key_hash: str) -> Removed:
+        """The cache's own answer tells whether this call deleted it (the user it held is
+        read just before: a concurrent login may change it, never who ends it)."""
+        record = self._read(key_hash)
+        if not self._cache.delete(KEY_PREFIX + key_hash):
+            return NOT_FOUND
+        return Removed(True, None if record is None else record.user_id)
 
     def _contains(self, key_hash: str) -> bool:
         return self._live(self._read(key_hash), time.time()) is not None
 
     @classmethod
-    def _purge_expired(cls) -> int:
-        return 0  # the cache expires entries by itself
+    def _purge_expired(cls) -> Iterator[Purged]:
+        return iter(())  # the cache expires entries by itself

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import DataError, OperationalError, connections, router, transaction
@@ -13,7 +14,16 @@ from django.db.models import QuerySet
 
 from sessionkit import lifetime
 from sessionkit.backends import db_sql
-from sessionkit.backends.base import NEW_TAKEN, OLD_GONE, RENAMED, ClientInfo, Record
+from sessionkit.backends.base import (
+    NEW_TAKEN,
+    NOT_FOUND,
+    OLD_GONE,
+    RENAMED,
+    ClientInfo,
+    Purged,
+    Record,
+    Removed,
+)
 from sessionkit.backends.base import SessionStore as BaseStore
 from sessionkit.models import Session
 from sessionkit.session_fields import Delta, Fields, join_fields, to_fields
@@ -192,8 +202,17 @@ class SessionStore(BaseStore):
             Session.objects.using(db).filter(pk=old).delete()
         return RENAMED
 
-    def _remove(self, key_hash: str) -> None:
-        Session.objects.using(self._db(True)).filter(pk=key_hash).delete()
+    def _remove(self, key_hash: str) -> Removed:
+        rows = self._returning(db_sql.remove_sql, key_hash)
+        return Removed(True, rows[0][0]) if rows else NOT_FOUND
+
+    @classmethod
+    def _returning(cls, sql: Any, *params: Any) -> list[tuple[Any, ...]]:
+        """The rows a ``DELETE ... RETURNING`` of :mod:`db_sql` deleted."""
+        connection = connections[cls._db(True)]
+        with connection.cursor() as cursor:
+            cursor.execute(sql(connection.vendor, connection.ops.quote_name), params)
+            return list(cursor.fetchall())
 
     def _contains(self, key_hash: str) -> bool:
         return (
@@ -219,32 +238,28 @@ class SessionStore(BaseStore):
         return records
 
     @classmethod
-    def _end_user_records(cls, user_id: str, keep: str | None) -> int:
+    def _end_user_records(cls, user_id: str, keep: str | None) -> list[str]:
         """Delete the user's rows but ``keep``, again while any is left: a ``cycle_key()``
         holding the old row's lock makes the DELETE wait, then skip the old row, and its new
         row, committed after the DELETE's snapshot (READ COMMITTED), is not seen; the plain
         read after it is, and another DELETE ends it."""
         others = Session.objects.using(cls._db(True)).filter(user_id=user_id)
         others = others.exclude(pk=keep or "")
-        total = 0
+        ended: list[str] = []
         for _ in range(END_ROUNDS):
-            total += others.delete()[0]
+            ended += (row[0] for row in cls._returning(db_sql.end_user_sql, user_id, keep or ""))
             if not others.exists():
                 break
-        return total
+        return ended
 
     @classmethod
-    def _purge_expired(cls) -> int:
-        """Delete expired rows in batches of ``PURGE_BATCH``; returns how many."""
-        db = cls._db(True)
+    def _purge_expired(cls) -> Iterator[Purged]:
+        """Delete expired rows in batches of ``PURGE_BATCH``, yielding each; until a batch
+        deletes none (a concurrent purge took the rest)."""
         now = time.time()
-        total = 0
-        while True:
-            batch = list(
-                Session.objects.using(db)
-                .filter(expires__lte=now)
-                .values_list("pk", flat=True)[:PURGE_BATCH]
-            )
-            if not batch:
-                return total
-            total += Session.objects.using(db).filter(pk__in=batch).delete()[0]
+        while rows := cls._returning(purge_batch, now, now):
+            yield from ((key_hash, user_id) for key_hash, user_id in rows)
+
+
+def purge_batch(vendor: str, quote: Any) -> str:
+    return db_sql.purge_sql(vendor, quote, PURGE_BATCH)

@@ -106,6 +106,39 @@ def insert_sql(vendor: str, quote: Any) -> str:
     )
 
 
+# Deletes answer the rows *this* statement deleted (``RETURNING``: SQLite 3.35+, PostgreSQL),
+# so of two requests ending one session only one sends ``session_ended``.
+
+
+@functools.cache
+def remove_sql(vendor: str, quote: Any) -> str:
+    """Delete one session; answers its user (no row: another request deleted it)."""
+    n = _names(vendor, quote)
+    return f"DELETE FROM {n['table']} WHERE {n['key_hash']} = %s RETURNING {n['user_id']}"
+
+
+@functools.cache
+def end_user_sql(vendor: str, quote: Any) -> str:
+    """Delete a user's sessions but one; answers the key_hashes deleted."""
+    n = _names(vendor, quote)
+    return (
+        f"DELETE FROM {n['table']} WHERE {n['user_id']} = %s AND {n['key_hash']} <> %s "
+        f"RETURNING {n['key_hash']}"
+    )
+
+
+@functools.cache
+def purge_sql(vendor: str, quote: Any, batch: int) -> str:
+    """Delete up to ``batch`` sessions expired at ``%s``; answers their key_hash and user.
+    The outer ``expires`` test is checked again on a row a concurrent touch moved."""
+    n = _names(vendor, quote)
+    return (
+        f"DELETE FROM {n['table']} WHERE {n['key_hash']} IN (SELECT {n['key_hash']} FROM "
+        f"{n['table']} WHERE {n['expires']} <= %s LIMIT {int(batch)}) AND {n['expires']} <= %s "
+        f"RETURNING {n['key_hash']}, {n['user_id']}"
+    )
+
+
 def sqlite_path_safe(key: str) -> bool:
     """Whether SQLite's ``$."key"`` path names ``key`` exactly (it has no escapes)."""
     return not any(c in '"\\' or c < " " for c in key)

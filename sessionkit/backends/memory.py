@@ -1,12 +1,22 @@
-"""In-process store for development and tests: a dict, expiry checked on read."""
+"""In-process store for development and tests: a dict, expiry checked on read (an expired
+session read is deleted by the base class, which sends ``session_ended``)."""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import ClassVar
 
-from sessionkit.backends.base import NEW_TAKEN, OLD_GONE, RENAMED, Record
+from sessionkit.backends.base import (
+    NEW_TAKEN,
+    NOT_FOUND,
+    OLD_GONE,
+    RENAMED,
+    Purged,
+    Record,
+    Removed,
+)
 from sessionkit.backends.base import SessionStore as BaseStore
 from sessionkit.session_fields import Delta
 
@@ -20,13 +30,9 @@ class SessionStore(BaseStore):
     def _fetch(self, key_hash: str, now: float) -> Record | None:
         with self._lock:
             record = self._records.get(key_hash)
-            if record is None:
-                return None
-            if not record.is_live(now):
-                del self._records[key_hash]
-                return None
-            self._records[key_hash] = record.touched(now)
-            return record
+            if record is not None and record.is_live(now):
+                self._records[key_hash] = record.touched(now)
+            return record  # expired: the caller removes it
 
     def _live(self, key_hash: str) -> Record | None:
         """The live record at ``key_hash`` (the caller holds the lock)."""
@@ -58,24 +64,23 @@ class SessionStore(BaseStore):
             self._records[new] = record.merged(existing, delta)
             return RENAMED
 
-    def _remove(self, key_hash: str) -> None:
+    def _remove(self, key_hash: str) -> Removed:
         with self._lock:
-            self._records.pop(key_hash, None)
+            record = self._records.pop(key_hash, None)
+        return NOT_FOUND if record is None else Removed(True, record.user_id)
 
     def _contains(self, key_hash: str) -> bool:
         with self._lock:
             return self._live(key_hash) is not None
 
     @classmethod
-    def _purge_expired(cls) -> int:
+    def _purge_expired(cls) -> Iterator[Purged]:
         now = time.time()
         with cls._lock:
-            dead = [
-                key_hash for key_hash, record in cls._records.items() if not record.is_live(now)
-            ]
-            for key_hash in dead:
+            dead = [(k, r.user_id) for k, r in cls._records.items() if not r.is_live(now)]
+            for key_hash, _ in dead:
                 del cls._records[key_hash]
-        return len(dead)
+        yield from dead
 
     indexes_users = True
 
@@ -89,12 +94,17 @@ class SessionStore(BaseStore):
         ]
 
     @classmethod
-    def _end_user_records(cls, user_id: str, keep: str | None) -> int:
+    def _end_user_records(cls, user_id: str, keep: str | None) -> list[str]:
+        now = time.time()
         with cls._lock:
-            doomed = [s for s, r in cls._records.items() if r.user_id == user_id and s != keep]
+            doomed = [
+                s
+                for s, r in cls._records.items()
+                if r.user_id == user_id and s != keep and r.is_live(now)
+            ]
             for key_hash in doomed:
                 del cls._records[key_hash]
-        return len(doomed)
+        return doomed
 
     @classmethod
     def reset(cls) -> None:

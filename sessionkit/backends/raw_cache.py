@@ -42,7 +42,8 @@ class RawCache(Protocol):
 
     def touch(self, key: str, timeout: int) -> bool: ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str) -> bool:
+        """Delete ``key``; whether it was there (so one of two racing deletes says so)."""
 
 
 class RedisBytes:
@@ -66,8 +67,8 @@ class RedisBytes:
     def touch(self, key: str, timeout: int) -> bool:
         return bool(self._client().expire(self._key(key), timeout))
 
-    def delete(self, key: str) -> None:
-        self._client().delete(self._key(key))
+    def delete(self, key: str) -> bool:
+        return bool(self._client().delete(self._key(key)))
 
 
 class LocMemBytes:
@@ -104,8 +105,8 @@ class LocMemBytes:
     def touch(self, key: str, timeout: int) -> bool:
         return self._cache.touch(key, timeout)  # never reads the value
 
-    def delete(self, key: str) -> None:
-        self._cache.delete(key)  # never reads the value
+    def delete(self, key: str) -> bool:
+        return self._cache.delete(key)  # never reads the value
 
 
 class MemcachedBytes:
@@ -130,8 +131,8 @@ class MemcachedBytes:
     def touch(self, key: str, timeout: int) -> bool:
         return self._cache.touch(key, timeout)
 
-    def delete(self, key: str) -> None:
-        self._cache.delete(key)
+    def delete(self, key: str) -> bool:
+        return self._cache.delete(key)
 
 
 def raw_cache(cache: BaseCache) -> RawCache:

@@ -20,6 +20,7 @@ with two thin entry points, sync and async, that differ only in the lines doing 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import redis
@@ -31,7 +32,9 @@ from sessionkit.backends.base import (
     NEW_TAKEN,
     OLD_GONE,
     RENAMED,
+    Purged,
     Record,
+    Removed,
     default_session_key,
     hash_key,
 )
@@ -39,6 +42,7 @@ from sessionkit.backends.base import SessionStore as BaseStore
 from sessionkit.backends.redis_client import (
     Steps,
     adrive,
+    arun_all,
     async_client,
     drive,
     is_cluster,
@@ -152,12 +156,13 @@ class SessionStore(BaseStore):
             yield wire.index_call(_prefix(), stale[0], remove=stale[1])
         return written.status
 
-    def _delete_steps(self, key_hash: str) -> Steps[bool]:
-        """Delete a session, then take it out of its user's set; whether it was there."""
+    def _delete_steps(self, key_hash: str) -> Steps[Removed]:
+        """Delete a session, then take it out of its user's set; whether this call
+        deleted it (``DEL``'s answer), and its user."""
         existed, user = wire.removed((yield wire.remove_call(_prefix(), key_hash)))
         if user is not None:
             yield wire.index_call(_prefix(), user, remove=key_hash)
-        return existed
+        return Removed(existed, user)
 
     def _expiry_after_read(self, record: Record, now: float) -> float:
         """The expiry as the read left it: pushed back only when :data:`~wire.FETCH` said it
@@ -182,11 +187,8 @@ class SessionStore(BaseStore):
     def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         return self._write(wire.UPDATE, (key_hash,), record, delta) == 1
 
-    def _delete(self, key_hash: str) -> bool:
+    def _remove(self, key_hash: str) -> Removed:
         return drive(sync_client(), self._delete_steps(key_hash))
-
-    def _remove(self, key_hash: str) -> None:
-        self._delete(key_hash)
 
     def _contains(self, key_hash: str) -> bool:
         return bool(sync_client().exists(wire.session_key_name(_prefix(), key_hash)))
@@ -204,9 +206,9 @@ class SessionStore(BaseStore):
             return OLD_GONE
         if not self._insert(new, record):
             return NEW_TAKEN
-        if self._delete(old):
+        if self._remove(old).found:
             return RENAMED
-        self._delete(new)
+        self._remove(new)
         return OLD_GONE
 
     # -- primitives: the async entry points -----------------------------------------------
@@ -229,13 +231,10 @@ class SessionStore(BaseStore):
     async def _aupdate(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         return await self._awrite(wire.UPDATE, (key_hash,), record, delta) == 1
 
-    async def _adelete(self, key_hash: str) -> bool:
+    async def _aremove(self, key_hash: str) -> Removed:
         if (client := async_client()) is None:
-            return bool(await sync_to_async(self._delete)(key_hash))
+            return await sync_to_async(self._remove)(key_hash)
         return await adrive(client, self._delete_steps(key_hash))
-
-    async def _aremove(self, key_hash: str) -> None:
-        await self._adelete(key_hash)
 
     async def _acontains(self, key_hash: str) -> bool:
         if (client := async_client()) is None:
@@ -254,9 +253,9 @@ class SessionStore(BaseStore):
             return OLD_GONE
         if not await self._ainsert(new, record):
             return NEW_TAKEN
-        if await self._adelete(old):
+        if (await self._aremove(old)).found:
             return RENAMED
-        await self._adelete(new)
+        await self._aremove(new)
         return OLD_GONE
 
     # -- cycle_key (the retry loop is the base class's) ----------------------------------
@@ -279,9 +278,9 @@ class SessionStore(BaseStore):
         raise RuntimeError("no session id with a matching hash tag found")  # pragma: no cover
 
     @classmethod
-    def _purge_expired(cls) -> int:
+    def _purge_expired(cls) -> Iterator[Purged]:
         """Nothing to do: Redis expires every session hash and user set by its TTL."""
-        return 0
+        return iter(())
 
     # -- per-user index -------------------------------------------------------------------
 
@@ -291,44 +290,91 @@ class SessionStore(BaseStore):
         whose hash is gone or belongs to someone else are skipped (``INDEX`` drops them once
         their score has passed; removing them here could race a login adding one)."""
         client = sync_client()
-        prefix = _prefix()
-        key_hashes = sorted(
-            wire.text(s) for s in client.zrange(wire.user_key_name(prefix, user_id), 0, -1)
-        )
+        set_key = wire.user_key_name(_prefix(), user_id)
+        key_hashes = sorted(wire.text(s) for s in client.zrange(set_key, 0, -1))
         if not key_hashes:
             return []
-        pipe = client.pipeline(transaction=False)
-        for key_hash in key_hashes:
-            pipe.hgetall(wire.session_key_name(prefix, key_hash))
-        found = []
-        now = time.time()
-        for key_hash, raw in zip(key_hashes, pipe.execute(), strict=True):
-            record = wire.decode_hash(raw)
-            if record is not None and record.user_id == user_id and record.is_live(now):
-                found.append((key_hash, record))
-        return found
+        return _live(user_id, key_hashes, _hgetall_all(client, key_hashes).execute())
 
     @classmethod
-    def _end_user_records(cls, user_id: str, keep: str | None) -> int:
+    async def _auser_records(cls, user_id: str) -> list[tuple[str, Record]]:
+        if (client := async_client()) is None:
+            return await sync_to_async(cls._user_records)(user_id)
+        set_key = wire.user_key_name(_prefix(), user_id)
+        key_hashes = sorted(wire.text(s) for s in await client.zrange(set_key, 0, -1))
+        if not key_hashes:
+            return []
+        return _live(user_id, key_hashes, await _hgetall_all(client, key_hashes).execute())
+
+    @classmethod
+    def _end_user_records(cls, user_id: str, keep: str | None) -> list[str]:
         """Delete the user's sessions but ``keep``: ``ZRANGE``, one pipeline of ``END``
         (each deletes a hash only if its ``#user`` is still ``user_id``), then ``ZREM`` of
         the members it deleted. Again while a round finds members it has not seen: a
         ``cycle_key()`` that moved a session after the ``ZRANGE`` added its new id to the
-        set first (the index is written before the session), so the next round ends it."""
+        set first (the index is written before the session), so the next round ends it.
+        ``END``'s ``DEL`` answers which sessions this call deleted."""
         client = sync_client()
-        prefix = _prefix()
-        set_key = wire.user_key_name(prefix, user_id)
-        seen = {keep}
-        total = 0
+        ending = _Ending(user_id, keep)
         for _ in range(END_ROUNDS):
-            members = (wire.text(m) for m in client.zrange(set_key, 0, -1))
-            doomed = [key_hash for key_hash in members if key_hash not in seen]
+            doomed = ending.doomed(client.zrange(ending.set_key, 0, -1))
             if not doomed:
                 break
-            seen.update(doomed)
-            replies = run_all(client, [wire.end_call(prefix, h, user_id) for h in doomed])
-            ended = [h for h, deleted in zip(doomed, replies, strict=True) if int(deleted)]
-            if ended:
-                client.zrem(set_key, *ended)
-            total += len(ended)
-        return total
+            if ended := ending.ended(doomed, run_all(client, ending.calls(doomed))):
+                client.zrem(ending.set_key, *ended)
+        return ending.total
+
+    @classmethod
+    async def _aend_user_records(cls, user_id: str, keep: str | None) -> list[str]:
+        if (client := async_client()) is None:
+            return await sync_to_async(cls._end_user_records)(user_id, keep)
+        ending = _Ending(user_id, keep)
+        for _ in range(END_ROUNDS):
+            doomed = ending.doomed(await client.zrange(ending.set_key, 0, -1))
+            if not doomed:
+                break
+            if ended := ending.ended(doomed, await arun_all(client, ending.calls(doomed))):
+                await client.zrem(ending.set_key, *ended)
+        return ending.total
+
+
+def _hgetall_all(client: Any, key_hashes: list[str]) -> Any:
+    """A pipeline (no transaction) of one ``HGETALL`` per session, sync or async."""
+    pipe = client.pipeline(transaction=False)
+    for key_hash in key_hashes:
+        pipe.hgetall(wire.session_key_name(_prefix(), key_hash))
+    return pipe
+
+
+def _live(user_id: str, key_hashes: list[str], replies: list[Any]) -> list[tuple[str, Record]]:
+    """The sessions among ``replies`` that live and still belong to ``user_id``."""
+    found = []
+    now = time.time()
+    for key_hash, raw in zip(key_hashes, replies, strict=True):
+        record = wire.decode_hash(raw)
+        if record is not None and record.user_id == user_id and record.is_live(now):
+            found.append((key_hash, record))
+    return found
+
+
+class _Ending:
+    """The rounds of ``end_user_sessions()``, without the I/O (shared by sync and async)."""
+
+    def __init__(self, user_id: str, keep: str | None) -> None:
+        self.user_id = user_id
+        self.set_key = wire.user_key_name(_prefix(), user_id)
+        self.seen = {keep}
+        self.total: list[str] = []
+
+    def doomed(self, members: list[Any]) -> list[str]:
+        doomed = [h for h in (wire.text(m) for m in members) if h not in self.seen]
+        self.seen.update(doomed)
+        return doomed
+
+    def calls(self, doomed: list[str]) -> list[wire.Call]:
+        return [wire.end_call(_prefix(), h, self.user_id) for h in doomed]
+
+    def ended(self, doomed: list[str], replies: list[Any]) -> list[str]:
+        ended = [h for h, deleted in zip(doomed, replies, strict=True) if int(deleted)]
+        self.total += ended
+        return ended

@@ -220,6 +220,25 @@ def run_all(client: Any, calls: Sequence[Call]) -> list[Any]:
     return _merged(replies, retried)
 
 
+async def arun_all(client: Any, calls: Sequence[Call]) -> list[Any]:
+    """:func:`run_all` on a ``redis.asyncio`` client."""
+    if not calls:
+        return []
+    cache = tracking_cache(sync_client()) if get_redis_settings().client_cache else None
+    try:
+        replies = await _pipeline(client, calls, by_sha=True).execute(raise_on_error=False)
+        retried = []
+        if retry := _not_loaded(calls, replies):
+            retried = await _pipeline(client, retry, by_sha=False).execute()
+    finally:
+        if cache is not None:
+            for call in calls:
+                cache.forget(call.keys)
+    if cache is not None and any(call.script.changes for call in calls):
+        await client.ping()
+    return _merged(replies, retried)
+
+
 def drive(client: Any, steps: Steps[T]) -> T:
     """Run ``steps`` on a sync client, one call (one round trip) at a time."""
     try:

@@ -9,6 +9,7 @@ attacker would write it: straight into the storage, as the bytes of a pickle tha
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -25,10 +26,10 @@ from django.core.cache import caches
 from django.test import Client, SimpleTestCase, override_settings
 
 from sessionkit.backends.base import hash_key
-from sessionkit.backends.cache import KEY_PREFIX, SessionStore
+from sessionkit.backends.cache import KEY_PREFIX, SessionStore, _pack
 from sessionkit.backends.memcached_serde import BytesSerde
 from sessionkit.backends.raw_cache import UnsafeCache
-from tests.backends.conformance import SessionTestsMixin
+from tests.backends.conformance import SessionTestsMixin, SignalTestsMixin
 from tests.helpers import cookie_header, set_cookie
 from tests.servers.memcached import find_memcached, memcached_location
 
@@ -37,6 +38,33 @@ ENGINE = "sessionkit.backends.cache"
 
 class CacheStoreConformanceTests(SessionTestsMixin, SimpleTestCase):
     backend = SessionStore
+
+
+def _age(session_key: str, seconds: int) -> None:
+    """Rewrite a stored record as created ``seconds`` earlier."""
+    store, key_hash = SessionStore(), hash_key(session_key)
+    record = store._read(key_hash)
+    assert record is not None
+    older = dataclasses.replace(record, created=record.created - seconds)
+    assert store._cache.replace(KEY_PREFIX + key_hash, _pack(older), 3600)
+
+
+class CacheStoreSignalTests(SignalTestsMixin, SimpleTestCase):
+    backend = SessionStore
+
+    def age(self, session_key: str, seconds: int) -> None:
+        _age(session_key, seconds)
+
+
+@pytest.mark.redis
+@override_settings(SESSION_CACHE_ALIAS="redis")
+class CacheStoreOnDjangoRedisSignalTests(SignalTestsMixin, SimpleTestCase):
+    """Two requests deleting one entry: the Redis ``DEL`` answers which one did."""
+
+    backend = SessionStore
+
+    def age(self, session_key: str, seconds: int) -> None:
+        _age(session_key, seconds)
 
 
 @pytest.mark.redis

@@ -20,13 +20,20 @@ from sessionkit.backends import db_sql
 from sessionkit.backends.base import hash_key
 from sessionkit.backends.db import SessionStore
 from sessionkit.models import Session
-from tests.backends.conformance import SessionTestsMixin
+from tests.backends.conformance import SessionTestsMixin, SignalTestsMixin
 
 pytestmark = pytest.mark.db
 
 
 class DatabaseStoreConformanceTests(SessionTestsMixin, TestCase):
     backend = SessionStore
+
+
+class DatabaseStoreSignalTests(SignalTestsMixin, TestCase):
+    backend = SessionStore
+
+    def age(self, session_key: str, seconds: int) -> None:
+        Session.objects.filter(pk=hash_key(session_key)).update(created=F("created") - seconds)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -118,7 +125,7 @@ def test_log_out_other_devices_ends_a_session_cycled_while_it_runs():
     ending_waits.set()
     for thread in threads:
         thread.join(timeout=10)
-    assert ended == [1]
+    assert ended == [[hash_key(device_b.session_key)]]  # the cycled session, by its handle
     assert SessionStore(device_b.session_key).load() == {}
     assert SessionStore(device_a.session_key).load()["x"] == "device data"
 
@@ -389,4 +396,46 @@ def test_the_locked_path_never_brings_back_a_session_deleted_meanwhile(via):
     session['quo"te'] = 1  # a key SQLite's paths cannot name: the locked path
     with pytest.raises(UpdateError):
         via(session, "save")
+    assert not Session.objects.filter(pk=hash_key(key)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_logouts_of_one_session_send_one_session_ended():
+    """Logout in several requests at once, and "log out other devices" beside them: each
+    DELETE ... RETURNING on PostgreSQL answers the row in one statement only."""
+    import threading
+
+    from django.db import connection
+
+    from sessionkit.users import end_user_sessions
+    from tests.backends.conformance import Recorder
+    from tests.helpers import close_thread_connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent connections: runs in the PostgreSQL pass")
+    store = SessionStore()
+    store["_auth_user_id"] = "7"
+    store.save()
+    key, n = store.session_key, 8
+    start = threading.Barrier(n)
+
+    def log_out(i: int) -> None:
+        try:
+            session = SessionStore(key)
+            session.load()
+            start.wait(timeout=10)
+            if i % 2:
+                session.flush()
+            else:
+                end_user_sessions("7")
+        finally:
+            close_thread_connections()
+
+    threads = [threading.Thread(target=log_out, args=(i,)) for i in range(n)]
+    with Recorder() as seen:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert [(name, handle) for name, handle, _ in seen.events()] == [("ended", hash_key(key))]
     assert not Session.objects.filter(pk=hash_key(key)).exists()

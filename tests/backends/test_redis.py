@@ -19,7 +19,9 @@ from django.core.management import call_command
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client, SimpleTestCase, override_settings
 from django.urls import path
+from redis.backoff import NoBackoff
 from redis.crc import key_slot
+from redis.retry import Retry
 
 import sessionkit
 from sessionkit.backends.base import ClientInfo, Record, hash_key
@@ -29,8 +31,9 @@ from sessionkit.backends.redis_wire import FETCH, session_key_name, user_key_nam
 from sessionkit.conf import RedisSettings, get_redis_settings
 from sessionkit.errors import StoreUnavailable
 from sessionkit.management.commands import clearsessions
+from sessionkit.signals import session_ended
 from tests import servers
-from tests.backends.conformance import SessionTestsMixin
+from tests.backends.conformance import Recorder, SessionTestsMixin, SignalTestsMixin
 
 pytestmark = pytest.mark.redis
 
@@ -61,6 +64,15 @@ def put(request: HttpRequest, key: str, value: str) -> HttpResponse:
     return HttpResponse("ok")
 
 
+def logout(request: HttpRequest) -> HttpResponse:
+    """Load the session, wait until every request has, then destroy it (``logout()``)."""
+    request.session.get("n")
+    if barrier is not None:
+        barrier.wait(timeout=30)
+    request.session.flush()
+    return HttpResponse("ok")
+
+
 def dump(request: HttpRequest) -> JsonResponse:
     return JsonResponse(dict(request.session.items()))
 
@@ -86,6 +98,7 @@ urlpatterns = [
     path("put/<str:key>/<str:value>/", put),
     path("fill/", fill),
     path("dump/", dump),
+    path("logout/", logout),
     path("clobber/", clobber),
 ]
 
@@ -121,6 +134,15 @@ def stored_key(session: SessionStore) -> str:
 @override_settings(SESSION_CACHE_ALIAS="redis", SESSION_ENGINE=ENGINE)
 class RedisStoreConformanceTests(SessionTestsMixin, SimpleTestCase):
     backend = SessionStore
+
+
+@override_settings(SESSION_CACHE_ALIAS="redis", SESSION_ENGINE=ENGINE)
+class RedisStoreSignalTests(SignalTestsMixin, SimpleTestCase):
+    backend = SessionStore
+
+    def age(self, session_key: str, seconds: int) -> None:
+        client, key = sync_client(), session_key_name(PREFIX, hash_key(session_key))
+        client.hset(key, "#created", int(client.hget(key, "#created") or 0) - seconds * 1000)
 
 
 # -- data model -----------------------------------------------------------------------------
@@ -495,7 +517,8 @@ def test_login_logout_and_listing_keep_the_users_set(store: redis.Redis) -> None
             hash_key(laptop.session_key or "").encode(),
         }
         rows = sessionkit.user_sessions("42", current=laptop)
-        assert [(r.user_agent, r.ip, r.current) for r in rows] == [
+        # sorted: both logins can fall in one millisecond, and then tie on last_seen
+        assert sorted((r.user_agent, r.ip, r.current) for r in rows) == [
             ("Laptop", "10.0.0.2", True),
             ("Phone", "10.0.0.1", False),
         ]
@@ -560,6 +583,104 @@ def test_ending_the_sessions_of_a_user_without_any_ends_none(store: redis.Redis)
         assert sessionkit.end_user_sessions("7") == 0
         assert sessionkit.end_user_sessions("42", keep=keep) == 0
         assert store.exists(stored_key(keep))
+
+
+# -- the async per-user API: the async client only ------------------------------------------
+
+#: The server the async client of the test below talks to.
+LIVE_URL = ""
+
+
+def unreachable_client() -> redis.Redis:
+    """A sync client of a port nothing listens on: any use of it fails at once."""
+    return redis.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+
+
+def live_async_client() -> redis.asyncio.Redis:
+    return redis.asyncio.Redis.from_url(LIVE_URL)
+
+
+async def test_async_user_api_runs_on_the_async_client_alone(
+    redis_server: str, redis_client: redis.Redis
+) -> None:
+    """No thread hop: the store's sync client reaches no server, so a call that ran the
+    sync API in a thread (or used that client at all) would fail; every async call works."""
+    global LIVE_URL
+    LIVE_URL = redis_server
+    factories = {
+        "CLIENT_FACTORY": f"{__name__}.unreachable_client",
+        "ASYNC_CLIENT_FACTORY": f"{__name__}.live_async_client",
+    }
+    with override_settings(SESSION_ENGINE=ENGINE, SESSIONKIT_REDIS=factories):
+        with pytest.raises(StoreUnavailable):
+            await asyncio.to_thread(sessionkit.user_sessions, "42")
+        phone, laptop, other = await _alogin("42"), await _alogin("42"), await _alogin("43")
+        rows = await sessionkit.auser_sessions("42", current=laptop)
+        handles = {hash_key(s.session_key or "") for s in (phone, laptop)}
+        assert {r.handle for r in rows} == handles
+        assert [r.current for r in rows if r.handle == hash_key(laptop.session_key or "")] == [
+            True
+        ]
+        phone_handle = hash_key(phone.session_key or "")
+        loop_thread, threads = threading.get_ident(), set()
+
+        async def on_ended(sender: type, **kwargs: Any) -> None:
+            threads.add(threading.get_ident())
+
+        session_ended.connect(on_ended)
+        try:
+            with Recorder() as seen:
+                assert await sessionkit.aend_session("43", phone_handle) is False
+                assert await sessionkit.aend_session("42", phone_handle) is True
+                assert await sessionkit.aend_session("42", phone_handle) is False
+                assert await sessionkit.aend_user_sessions("42") == 1
+        finally:
+            session_ended.disconnect(on_ended)
+        assert seen.events() == [
+            ("ended", phone_handle, "revoked"),
+            ("ended", hash_key(laptop.session_key or ""), "revoked"),
+        ]
+        assert {kw["user_id"] for _, _, kw in seen.sent} == {"42"}
+        assert threads == {loop_thread}
+        assert await sessionkit.auser_sessions("42") == []
+        assert len(await sessionkit.auser_sessions("43", current=other)) == 1
+
+
+# -- exactly once under races: real threads, one real Redis ------------------------------------
+
+
+def test_concurrent_logouts_of_one_session_send_one_session_ended(store: redis.Redis) -> None:
+    with override_settings(SESSION_ENGINE=ENGINE):
+        session = _login("42")
+        key, n = session.session_key, 8
+        start = threading.Barrier(n)
+
+        def log_out(i: int) -> None:
+            own = SessionStore(key)
+            start.wait(timeout=10)
+            if i % 2:
+                own.flush()
+            else:
+                sessionkit.end_user_sessions("42")
+
+        threads = [threading.Thread(target=log_out, args=(i,)) for i in range(n)]
+        with Recorder() as seen:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=30)
+        assert [e[:2] for e in seen.events()] == [("ended", hash_key(key or ""))]
+        assert not store.exists(stored_key(session))
+
+
+async def test_async_concurrent_logouts_of_one_session_send_one_session_ended(
+    store: redis.Redis,
+) -> None:
+    session = await _alogin("42")
+    key = session.session_key
+    with Recorder() as seen:
+        await asyncio.gather(*(SessionStore(key).adelete() for _ in range(8)))
+    assert seen.events() == [("ended", hash_key(key or ""), "logout")]
 
 
 def test_user_set_ttl_is_renewed_when_a_touch_outlives_it(store: redis.Redis) -> None:
@@ -1071,3 +1192,34 @@ def test_no_write_goes_through_at_maxmemory(private_redis: servers.RedisServer, 
             assert admin.dbsize() == 1
     finally:
         admin.close()
+
+
+def test_concurrent_logout_requests_of_one_session_send_one_session_ended(
+    counted: tuple[Client, redis.Redis],
+) -> None:
+    """Eight requests with one cookie log out at once: every response clears the cookie,
+    and the session ends once (the one request whose ``DEL`` removed it)."""
+    global barrier
+    browser, _ = counted
+    cookie = browser.cookies[COOKIE].value
+    n = 8
+    barrier = threading.Barrier(n)
+    cleared: list[str] = []
+
+    def request() -> None:
+        own = Client()
+        own.cookies[COOKIE] = cookie
+        cleared.append(own.get("/logout/").cookies[COOKIE]["max-age"])
+
+    threads = [threading.Thread(target=request) for _ in range(n)]
+    try:
+        with Recorder() as seen:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+    finally:
+        barrier = None
+    assert cleared == [0] * n
+    assert [(name, why) for name, _, why in seen.events()] == [("ended", "logout")]
+    assert {kw["request"].path for _, _, kw in seen.sent} == {"/logout/"}

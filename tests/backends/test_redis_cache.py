@@ -317,3 +317,21 @@ def test_clients_the_cache_cannot_serve_read_without_it() -> None:
         custom = redis.Redis(connection_pool=redis.ConnectionPool(connection_class=Custom))
         assert tracking_cache(custom) is None
     assert tracking_cache(redis.Redis()) is None  # the cache is off
+
+
+async def test_async_end_user_sessions_ends_cached_sessions_at_once_after_a_script_flush(
+    cached: tuple[redis.Redis, TrackingCache],
+) -> None:
+    """The async twin on the async client: cached sessions it ends are read as ended at
+    once, and a server that lost its scripts (a restart, ``SCRIPT FLUSH``) runs them."""
+    admin, _ = cached
+    devices = []
+    for _ in range(3):
+        session = SessionStore()
+        await session.aset("_auth_user_id", "42")
+        await session.asave()
+        devices.append(session.session_key)
+    assert all([await SessionStore(k).aget("_auth_user_id") == "42" for k in devices])
+    admin.script_flush()
+    assert await sessionkit.aend_user_sessions("42", keep=SessionStore(devices[0])) == 2
+    assert [bool(await SessionStore(k).aload()) for k in devices] == [True, False, False]

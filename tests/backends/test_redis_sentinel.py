@@ -18,7 +18,9 @@ from django.conf import settings
 from django.test import AsyncClient, Client, override_settings
 from django_redis.pool import ConnectionFactory
 
+import sessionkit
 from sessionkit.backends.base import hash_key
+from sessionkit.backends.redis import SessionStore
 from sessionkit.backends.redis_client import async_client, sync_client
 from sessionkit.backends.redis_wire import session_key_name
 from tests import servers
@@ -199,3 +201,21 @@ def test_docs_sentinel_configuration_works(
         finally:
             _forget_sentinel_pools()
             on_db.close()
+
+
+async def test_async_per_user_api_without_a_native_client_runs_the_sync_one(
+    behind_sentinel: redis.Redis,
+) -> None:
+    """No ASYNC_CLIENT_FACTORY: a Sentinel pool has no derivable async twin, so the async
+    twins run the sync client in a thread, and list and end the same sessions."""
+    assert async_client() is None
+    keys = []
+    for _ in range(2):
+        session = SessionStore()
+        await session.aset("_auth_user_id", "42")
+        await session.asave()
+        keys.append(hash_key(session.session_key or ""))
+    assert sorted(s.handle for s in await sessionkit.auser_sessions("42")) == sorted(keys)
+    assert await sessionkit.aend_session("42", keys[0]) is True
+    assert await sessionkit.aend_user_sessions("42") == 1
+    assert await sessionkit.auser_sessions("42") == []
