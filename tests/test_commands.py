@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from sessionkit.backends import db, memory
 from sessionkit.models import Session
+from tests.helpers import epoch
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 
@@ -37,7 +38,7 @@ def test_db_store_deletes_expired_rows_in_batches(settings, monkeypatch):
     make(db.SessionStore, 2, expired=False)
     assert "Deleted 7 expired session(s)." in run()
     assert Session.objects.count() == 2
-    assert all(row.expires > time.time() for row in Session.objects.all())
+    assert all(epoch(row.expires) > time.time() for row in Session.objects.all())
 
 
 def test_memory_store_clears_expired(settings):
