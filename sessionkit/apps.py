@@ -5,7 +5,8 @@ from django.core.checks import Tags, register
 
 
 class SessionKitConfig(AppConfig):
-    """Registers the system checks and the settings-reload signal handler.
+    """Registers the system checks and the settings-reload signal handler, and extends
+    the User admin (:func:`sessionkit.admin.extend_user_admin`).
 
     Both happen here, not when a module is imported, so importing any sessionkit module
     (in a script, a test, a management command of another app) has no side effect.
@@ -21,3 +22,23 @@ class SessionKitConfig(AppConfig):
         register(checks.check_settings, Tags.security, "sessions")
         register(checks.check_deploy, Tags.security, deploy=True)
         conf.connect_signals()
+        self._extend_user_admin()
+
+    @staticmethod
+    def _extend_user_admin() -> None:
+        """Add sessionkit's action and "sessions" section to the User admin. Run once every
+        app's admin module is imported: the admin's autodiscovery happens in its own
+        ``ready()``, which runs after this one when sessionkit is listed first, so it is
+        run here first (importing is idempotent)."""
+        from django.apps import apps
+
+        if not apps.is_installed("django.contrib.admin"):
+            return
+        from django.contrib.admin import autodiscover
+        from django.contrib.admin.apps import AdminConfig
+
+        from sessionkit.admin import extend_user_admin
+
+        if isinstance(apps.get_app_config("admin"), AdminConfig):
+            autodiscover()
+        extend_user_admin()
