@@ -37,7 +37,7 @@ def _to_epoch(value: datetime) -> float:
     return value.timestamp()
 
 
-def _user_pks(user_model: Any, ids: Iterable[str]) -> dict[str, Any]:
+def _user_pks(user_model: Any, db: str, ids: Iterable[str]) -> dict[str, Any]:
     """Each text id that names an existing user, mapped to that user's key."""
     target = user_model._meta.pk
     keys: dict[str, Any] = {}
@@ -47,7 +47,9 @@ def _user_pks(user_model: Any, ids: Iterable[str]) -> dict[str, Any]:
         except (ValidationError, ValueError, TypeError):
             continue
     found = set(
-        user_model._default_manager.filter(pk__in=keys.values()).values_list("pk", flat=True)
+        user_model._default_manager.db_manager(db)
+        .filter(pk__in=keys.values())
+        .values_list("pk", flat=True)
     )
     return {text: pk for text, pk in keys.items() if pk in found}
 
@@ -67,7 +69,7 @@ def forwards(apps: Any, schema_editor: Any) -> None:
     rows = Session.objects.using(db)
     rows.filter(models.Q(expires__lte=datetime.now(UTC).timestamp())).delete()
     for batch in _batches(rows):
-        users = _user_pks(User.objects.db_manager(db), {r.user_id for r in batch if r.user_id})
+        users = _user_pks(User, db, {r.user_id for r in batch if r.user_id})
         for row in batch:
             for name in TIMES:
                 value = getattr(row, name)
