@@ -395,3 +395,79 @@ def test_the_locked_path_never_brings_back_a_session_deleted_meanwhile(via):
     with pytest.raises(UpdateError):
         via(session, "save")
     assert not Session.objects.filter(pk=hash_key(key)).exists()
+
+
+# -- the user column: a foreign key to AUTH_USER_MODEL (issue 11) --------------------------
+
+
+@pytest.mark.django_db
+def test_deleting_a_user_ends_their_sessions():
+    from django.contrib.auth.models import User
+
+    import sessionkit.test
+
+    lin = User.objects.create_user("lin", password="pw-123456")
+    phone, other = sessionkit.test.Client(), sessionkit.test.Client()
+    assert phone.login(username="lin", password="pw-123456")
+    other.force_login(User.objects.create_user("mo"))
+    assert stored(phone.session.session_key).user == lin
+    lin.delete()
+    assert not Session.objects.filter(user_id=lin.pk).exists()
+    assert phone.get("/read/").json()["key"] is None
+    assert other.get("/read/").json()["key"] is not None
+
+
+def missing_user() -> str:
+    """A user id as a deleted user leaves it in a session: it names nobody now."""
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user("gone")
+    pk = str(user.pk)
+    user.delete()
+    return pk
+
+
+WRITES: dict[str, Callable[[SessionStore, Callable[..., Any], str], None]] = {
+    "create": lambda session, via, user: (
+        session.update({"_auth_user_id": user}),
+        via(session, "save"),
+    ),
+    "update": lambda session, via, user: (
+        via(session, "load"),
+        session.update({"_auth_user_id": user}),
+        via(session, "save"),
+    ),
+    "locked update": lambda session, via, user: (
+        via(session, "load"),
+        session.update({"_auth_user_id": user, 'quo"te': 1}),
+        via(session, "save"),
+    ),
+    "cycle_key": lambda session, via, user: (
+        via(session, "load"),
+        session.update({"_auth_user_id": user}),
+        via(session, "cycle_key"),
+    ),
+}
+
+
+@COUNTED
+@pytest.mark.parametrize("write", list(WRITES))
+@pytest.mark.parametrize("user", ["deleted", "no valid key"])
+def test_a_session_naming_no_existing_user_is_saved_with_no_user(via, write, user):
+    """A session saved for a user deleted meanwhile (or an id that is no key of the user
+    model) keeps its data and stores no user: never a foreign-key violation at commit
+    (PostgreSQL defers the check) nor a type error."""
+    user_id = missing_user() if user == "deleted" else "not-a-pk"
+    session = SessionStore(None if write == "create" else saved(x=1))
+    with transaction.atomic():  # committed for real: deferred constraints are checked
+        WRITES[write](session, via, user_id)
+    row = stored(session.session_key)
+    assert row.user_id is None
+    assert SessionStore(session.session_key).load()["_auth_user_id"] == user_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_logging_in_a_deleted_user_is_not_a_500(client):
+    response = client.get("/write/", {"_auth_user_id": json.dumps(missing_user()), "x": "1"})
+    assert response.status_code == 200
+    assert Session.objects.get().user_id is None
