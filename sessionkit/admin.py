@@ -66,14 +66,14 @@ def _user_lookup_fields() -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for name in names if name in present))
 
 
-@admin.register(Session)
 class SessionAdmin(SessionModelAdmin):
     """The db store's live, logged-in sessions: read-only, ended by an action.
 
-    Registered always (registration happens at import, before settings a test overrides),
-    shown only while ``SESSION_ENGINE`` is the db store: with another store the table is
-    not where sessions live. Anonymous sessions are not listed: nobody to show them for,
-    and ``clearsessions`` ends them when they expire. The data column is never shown.
+    Registered whatever the engine (registration happens once, at start-up, before any
+    setting a test overrides), shown only while ``SESSION_ENGINE`` is the db store: with
+    another store the table is not where sessions live. Anonymous sessions are not listed:
+    nobody to show them for, and ``clearsessions`` ends them when they expire. The data
+    column is never shown.
     """
 
     list_display = ("user", "device", "ip", "created", "last_seen", "expires")
@@ -216,6 +216,16 @@ class UserSessionsMixin:
         return format_html(
             '<p><a href="{}?user__{}__exact={}">End them one by one</a></p>', url, pk_name, user.pk
         )
+
+
+def register(site: admin.AdminSite | None = None) -> None:
+    """What :meth:`sessionkit.apps.SessionKitConfig.ready` does when the admin is installed
+    (not importing this module: that has no side effect): register :class:`SessionAdmin`
+    and extend the User admin on ``site`` (``admin.site``)."""
+    site = admin.site if site is None else site
+    if not site.is_registered(Session):
+        site.register(Session, SessionAdmin)
+    extend_user_admin(site)
 
 
 def extend_user_admin(site: admin.AdminSite | None = None) -> bool:

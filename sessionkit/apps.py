@@ -5,8 +5,8 @@ from django.core.checks import Tags, register
 
 
 class SessionKitConfig(AppConfig):
-    """Registers the system checks and the settings-reload signal handler, and extends
-    the User admin (:func:`sessionkit.admin.extend_user_admin`).
+    """Registers the system checks and the settings-reload signal handler, and registers
+    the admin's pages (:func:`sessionkit.admin.register`).
 
     Both happen here, not when a module is imported, so importing any sessionkit module
     (in a script, a test, a management command of another app) has no side effect.
@@ -22,12 +22,13 @@ class SessionKitConfig(AppConfig):
         register(checks.check_settings, Tags.security, "sessions")
         register(checks.check_deploy, Tags.security, deploy=True)
         conf.connect_signals()
-        self._extend_user_admin()
+        self._register_admin()
 
     @staticmethod
-    def _extend_user_admin() -> None:
-        """Add sessionkit's action and "sessions" section to the User admin. Run once every
-        app's admin module is imported: the admin's autodiscovery happens in its own
+    def _register_admin() -> None:
+        """Register the session list and add sessionkit's action and "sessions" section to
+        the User admin (:func:`sessionkit.admin.register`). Run once every app's admin
+        module is imported: the admin's autodiscovery happens in its own
         ``ready()``, which runs after this one when sessionkit is listed first, so it is
         run here first (importing is idempotent)."""
         from django.apps import apps
@@ -37,8 +38,8 @@ class SessionKitConfig(AppConfig):
         from django.contrib.admin import autodiscover
         from django.contrib.admin.apps import AdminConfig
 
-        from sessionkit.admin import extend_user_admin
+        from sessionkit.admin import register
 
         if isinstance(apps.get_app_config("admin"), AdminConfig):
             autodiscover()
-        extend_user_admin()
+        register()

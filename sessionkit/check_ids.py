@@ -67,6 +67,9 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
         "ADOPT_FROM cannot be imported, is not one of Django's engines (db, cached_db, "
         "cache, file, signed_cookies), or is db / cached_db without django.contrib.sessions"
     ),
+    "E030": _error(
+        "the app of AUTH_USER_MODEL is not installed (sessionkit's table refers to the user)"
+    ),
     "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),
     # Narrowed, not changed: the case where Django's middleware serves a sessionkit engine
     # is reported as the error E020 instead (W003 alone would under-state it).

@@ -71,7 +71,27 @@ def check_settings(
         messages += _cache_store_messages()
     messages += _engine_messages(engine)
     messages += _middleware_messages(engine)
+    messages += _user_model_messages()
     return messages
+
+
+def _user_model_messages() -> list[checks.CheckMessage]:
+    """E030: the session table's ``user`` is a foreign key to ``AUTH_USER_MODEL``, so its
+    app must be installed, whatever ``SESSION_ENGINE`` (the migration creates the table)."""
+    try:
+        apps.get_model(settings.AUTH_USER_MODEL, require_ready=False)
+    except (LookupError, ValueError):
+        return [
+            message(
+                "E030",
+                f"sessionkit's session table refers to AUTH_USER_MODEL "
+                f"{settings.AUTH_USER_MODEL!r}, whose app is not installed: its migration "
+                "cannot run.",
+                "Add 'django.contrib.auth' and 'django.contrib.contenttypes' (or the app of "
+                "your AUTH_USER_MODEL) to INSTALLED_APPS, even if the site logs nobody in.",
+            )
+        ]
+    return []
 
 
 # -- the engine ---------------------------------------------------------------------------

@@ -3,6 +3,10 @@ driven through Django's test client as a superuser, on the stores that keep an i
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +17,13 @@ from django.urls import reverse
 
 import sessionkit
 import sessionkit.test
-from sessionkit.admin import UserSessionsMixin, device_label, extend_user_admin
+from sessionkit.admin import (
+    SessionAdmin,
+    UserSessionsMixin,
+    device_label,
+    extend_user_admin,
+    register,
+)
 from sessionkit.backends.base import hash_key
 from sessionkit.models import Session
 
@@ -210,3 +220,51 @@ def test_a_projects_own_user_admin_is_extended_not_replaced():
     assert extended.list_display == ("username", "email")
     assert type(extended).__mro__[2] is ProjectUserAdmin
     assert isinstance(admin.site.get_model_admin(User), UserSessionsMixin)  # by ready()
+
+
+_ORDER_PROBE = """
+import django
+from django.conf import settings
+
+settings.configure(
+    INSTALLED_APPS=[
+        "sessionkit",  # before the admin: its autodiscovery has not run at sessionkit's ready()
+        "django.contrib.admin",
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "django.contrib.messages",
+    ],
+    SECRET_KEY="probe-secret-key-not-used-for-anything-0123456789",
+)
+django.setup()
+from django.contrib import admin
+from django.contrib.auth.models import User
+from sessionkit.admin import SessionAdmin, UserSessionsMixin
+from sessionkit.models import Session
+
+assert isinstance(admin.site.get_model_admin(Session), SessionAdmin)
+assert isinstance(admin.site.get_model_admin(User), UserSessionsMixin)
+print("ok")
+"""
+
+
+def test_the_admin_pages_are_there_whichever_app_is_listed_first():
+    done = subprocess.run(
+        [sys.executable, "-c", _ORDER_PROBE],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+    )
+    assert done.stdout.strip() == "ok", done.stderr
+    assert isinstance(admin.site.get_model_admin(Session), SessionAdmin)
+
+
+def test_register_on_another_site_adds_the_session_list_once():
+    site = admin.AdminSite(name="other")
+    site.register(User, UserAdmin)
+    register(site)
+    register(site)
+    assert isinstance(site.get_model_admin(Session), SessionAdmin)
+    assert isinstance(site.get_model_admin(User), UserSessionsMixin)

@@ -544,6 +544,25 @@ def test_engine_that_cannot_be_used_is_e021_naming_an_engine_to_set(
 
 
 WITHOUT_DJANGO_SESSIONS = [a for a in settings.INSTALLED_APPS if a != "django.contrib.sessions"]
+#: A site that logs nobody in (the admin needs auth, so it goes too).
+WITHOUT_AUTH = [
+    a for a in settings.INSTALLED_APPS if a not in ("django.contrib.auth", "django.contrib.admin")
+]
+
+
+def without_auth_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave out django.contrib.auth's checks, as on a site without the app (its ready()
+    registers them, and this process already ran it)."""
+    kept = {c for c in registry.registered_checks if c.__module__ != "django.contrib.auth.checks"}
+    monkeypatch.setattr(registry, "registered_checks", kept)
+
+
+def test_a_site_without_the_user_models_app_is_e030(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_auth_checks(monkeypatch)
+    messages = sessionkit_messages(INSTALLED_APPS=WITHOUT_AUTH)
+    assert_reported(messages, "sessionkit.E030")
+    assert "'auth.User'" in messages[0].msg
+    assert "'django.contrib.auth'" in (messages[0].hint or "")
 
 
 @pytest.mark.parametrize(
@@ -970,6 +989,7 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     # The test settings' SESSION_CACHE_ALIAS is a locmem cache.
     "E023": {"SESSION_ENGINE": "sessionkit.backends.redis"},
     "E024": {"SESSIONKIT": {"ADOPT_FROM": "django.contrib.sessions.backends.nosuch"}},
+    "E030": {"INSTALLED_APPS": WITHOUT_AUTH},
     "W001": {
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSIONKIT": {"ABSOLUTE_TIMEOUT": 3600},
@@ -1007,6 +1027,8 @@ def test_each_id_is_reported_at_its_level_and_can_be_silenced_alone(
 ) -> None:
     if check_id == "E011":
         hide_redis_packages(monkeypatch)
+    if check_id == "E030":
+        without_auth_checks(monkeypatch)
     full_id = f"sessionkit.{check_id}"
     entry = CHECK_IDS[check_id]
     companions = COMPANIONS.get(check_id, [])
