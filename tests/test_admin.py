@@ -20,6 +20,7 @@ import sessionkit.test
 from sessionkit.admin import (
     SessionAdmin,
     UserSessionsMixin,
+    db_store_in_use,
     device_label,
     extend_user_admin,
     register,
@@ -268,3 +269,22 @@ def test_register_on_another_site_adds_the_session_list_once():
     register(site)
     assert isinstance(site.get_model_admin(Session), SessionAdmin)
     assert isinstance(site.get_model_admin(User), UserSessionsMixin)
+
+
+def test_a_popup_user_list_offers_no_action(people, superuser):
+    response = superuser.get(USERS, {"_popup": "1"})
+    assert response.status_code == 200
+    assert "end_all_sessions" not in response.content.decode()
+    assert "end_all_sessions" in superuser.get(USERS).content.decode()
+
+
+def test_an_unroutable_engine_or_site_hides_the_session_list_link(settings, people):
+    settings.SESSION_ENGINE = "no.such.engine"
+    assert not db_store_in_use()
+    settings.SESSION_ENGINE = "sessionkit.backends.db"
+    site = admin.AdminSite(name="not-in-urls")
+    site.register(User, UserAdmin)
+    extend_user_admin(site)
+    extended = site.get_model_admin(User)
+    assert isinstance(extended, UserSessionsMixin)
+    assert extended._sessions_link(people["lin"]) == ""

@@ -33,11 +33,11 @@ def to_db(connection: Any, epoch: float | None) -> Any:
     return connection.ops.adapt_datetimefield_value(to_datetime(epoch))
 
 
-def to_epoch(value: datetime | str) -> float:
+def to_epoch(value: datetime | str | None) -> float:
     """A datetime column's value (the ORM's, a raw cursor's, SQLite's text) in epoch
     seconds. A naive value is UTC when ``USE_TZ``, else ``TIME_ZONE``."""
     when = parse_datetime(value) if isinstance(value, str) else value
-    if when is None:
+    if not isinstance(when, datetime):  # SQLite's converter gives None for a bad text
         raise ValueError(f"not a datetime: {value!r}")
     if timezone.is_naive(when):
         when = when.replace(tzinfo=UTC) if settings.USE_TZ else timezone.make_aware(when)

@@ -16,6 +16,7 @@ from django.db.models import F
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
+from sessionkit import users as sessionkit_users
 from sessionkit.backends import db_sql
 from sessionkit.backends.base import hash_key
 from sessionkit.backends.db import SessionStore
@@ -471,3 +472,25 @@ def test_a_request_logging_in_a_deleted_user_is_not_a_500(client):
     response = client.get("/write/", {"_auth_user_id": json.dumps(missing_user()), "x": "1"})
     assert response.status_code == 200
     assert Session.objects.get().user_id is None
+
+
+@pytest.mark.django_db
+def test_a_user_id_that_is_no_key_has_no_sessions_to_list_or_end():
+    saved(_auth_user_id=user_id(), x=1)
+    assert sessionkit_users.user_sessions("not-a-pk") == []
+    assert sessionkit_users.end_user_sessions("not-a-pk") == 0
+    assert Session.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_row_whose_time_is_not_a_date_starts_a_fresh_session(caplog):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's timestamptz holds only dates")
+    key = saved(x=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE sessionkit_session SET created = 'not a date' WHERE key_hash = %s",
+            [hash_key(key)],
+        )
+    assert SessionStore(key).load() == {}
+    assert "undecodable session row" in caplog.text
