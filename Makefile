@@ -28,7 +28,7 @@ BENCH_STAMP := $(VENV)/.sessionkit-bench-installed
 DEMO_STAMP := $(VENV)/.sessionkit-demo-installed
 PORT ?= 8000
 
-.PHONY: help venv dist-check memcached django-suite coverage-erase test test-sqlite test-postgres test-notz fuzz soak bench bench-micro matrix lint format typecheck tox demo clean distclean
+.PHONY: help venv dist-check memcached chromium screenshots django-suite coverage-erase test test-sqlite test-postgres test-notz fuzz soak bench bench-micro matrix lint format typecheck tox demo clean distclean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -78,13 +78,28 @@ memcached:
 	    echo "make: could not install memcached; its tests will skip"; \
 	  else echo "make: no memcached on PATH; its tests will skip (apt-get install memcached)"; fi; }
 
+# Chromium for the browser tests (tests/e2e/test_browser.py, driven by Playwright's Python
+# API with this executable; never `playwright install`). Where it cannot be installed,
+# those tests skip and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing chromium (apt-get)"; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1)) || \
+	    echo "make: could not install chromium; the browser tests will skip"; \
+	  else echo "make: no chromium on PATH; the browser tests will skip (apt-get install chromium)"; fi; }
+
+screenshots: django-suite chromium ## retake the README's screenshots in docs/ (the browser tests, db store)
+	SESSIONKIT_SCREENSHOTS=1 $(PY) -m pytest -q -p no:randomly tests/e2e/test_browser.py -k db $(PYTEST_ARGS)
+
 django-suite: venv memcached ## fetch Django's own session test suite for the installed Django (once)
 	$(PY) -m tests.django_suite
 
 coverage-erase: venv
 	$(BIN)/coverage erase
 
-test-sqlite: django-suite ## the whole suite on SQLite, with the branch coverage report
+test-sqlite: django-suite chromium ## the whole suite on SQLite, with the branch coverage report
 	$(PY) -m pytest $(COV) --cov-report=term-missing:skip-covered --cov-fail-under=$(COVERAGE_MIN) $(PYTEST_ARGS)
 
 # The PostgreSQL pass runs the tests marked `db`. It is skipped (not failed) only while
@@ -102,7 +117,7 @@ test-notz: django-suite ## the stores' conformance tests again with USE_TZ = Fal
 	SESSIONKIT_TEST_USE_TZ=0 $(PY) -m pytest -q tests/backends $(COV) --cov-report= $(PYTEST_ARGS)
 
 test: COV_APPEND := --cov-append
-test: lint typecheck coverage-erase test-notz test-postgres test-sqlite ## lint, mypy, USE_TZ=False and PostgreSQL passes, then the whole suite and coverage
+test: lint typecheck chromium coverage-erase test-notz test-postgres test-sqlite ## lint, mypy, USE_TZ=False and PostgreSQL passes, then the whole suite and coverage
 
 fuzz: django-suite ## the fuzz target: cookie parser and signature check, a long randomised run
 	HYPOTHESIS_PROFILE=fuzz SESSIONKIT_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -m fuzz tests/fuzz $(PYTEST_ARGS)
@@ -133,7 +148,7 @@ matrix: venv ## tox's Django 6.0 and 6.1 envs on the Python 3.12 / 3.13 interpre
 	    envs="$$envs,py3$$v-django61"; [ $$v = 12 ] && envs="$$envs,py312-django60"; else echo "make: python3.$$v not found; skipping py3$$v-django61"; fi; done; \
 	if [ -n "$$envs" ]; then $(MAKE) tox ARGS="-e $${envs#,}"; fi
 
-tox: venv memcached ## the Python x Django matrix from tox.ini (ARGS="-e py312-django61" for one env)
+tox: venv memcached chromium ## the Python x Django matrix from tox.ini (ARGS="-e py312-django61" for one env)
 	@extra=""; if command -v pyenv >/dev/null; then root=$$(pyenv root); \
 	  for v in $$(pyenv versions --bare | grep -E '^3\.1[1-9]\.[0-9]+$$'); do extra="$$extra$$root/versions/$$v/bin:"; done; fi; \
 	PATH="$$extra$$PATH" $(BIN)/tox $(ARGS)

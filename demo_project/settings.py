@@ -100,6 +100,9 @@ SESSIONKIT = {
     # express-session's `rolling`: every response re-sends the cookie, so an active user's
     # session never expires while they keep using the site.
     "ROLLING": True,
+    # No express-session option: however active, a session ends 90 days after login (the
+    # dashboard shows this "absolute" expiry beside the idle one).
+    "ABSOLUTE_TIMEOUT": 90 * 24 * 3600,
     "COOKIE": {
         # `cookie.maxAge`: None makes a browser-session cookie (gone when the browser closes).
         # The login view's "remember me" box overrides it per session with set_expiry().

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from demo_project import views
@@ -9,6 +9,7 @@ urlpatterns = [
     path("login/", views.login_view, name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("dashboard/", views.dashboard, name="dashboard"),
-    path("sessions/end-others/", views.end_other_sessions, name="end_other_sessions"),
+    # sessionkit's "Your devices" page (its frame: templates/sessionkit/base.html).
+    path("sessions/", include("sessionkit.urls")),
     path("admin/", admin.site.urls),
 ]

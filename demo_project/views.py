@@ -1,18 +1,17 @@
-"""The demo's views: log in (with "remember me"), a dashboard, log out."""
+"""The demo's views: log in (with "remember me"), a dashboard, log out. "Your devices" is
+sessionkit's own page (``include("sessionkit.urls")`` in urls.py)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import auth, messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-import sessionkit
-import sessionkit.users
 from sessionkit.conf import get_settings
 
 REMEMBER_ME_SECONDS = 30 * 24 * 3600
@@ -66,12 +65,8 @@ def _settings_rows() -> list[tuple[str, Any]]:
     ]
 
 
-def _user_sessions(request: HttpRequest) -> list[sessionkit.users.UserSession] | None:
-    """The user's sessions, or None when the session engine keeps no per-user index."""
-    try:
-        return sessionkit.user_sessions(request.user, current=request.session)
-    except ImproperlyConfigured:
-        return None
+def _when(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, tz=UTC)
 
 
 @login_required
@@ -81,20 +76,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "visits": visits,
         "at_browser_close": request.session.get_expire_at_browser_close(),
-        "expiry_date": request.session.get_expiry_date(),
+        # Idle expiry: when the session ends if no request comes before (rolling pushes it
+        # back on every request). Absolute: ABSOLUTE_TIMEOUT from login, used or not.
+        "idle_expiry": request.session.get_expiry_date(),
+        "absolute_expiry": _when(getattr(request.session, "deadline", None)),
         "settings_rows": _settings_rows(),
-        "sessions": _user_sessions(request),
     }
     return render(request, "dashboard.html", context)
-
-
-@login_required
-@require_POST
-def end_other_sessions(request: HttpRequest) -> HttpResponse:
-    try:
-        ended = sessionkit.end_user_sessions(request.user, keep=request.session)
-    except ImproperlyConfigured:
-        messages.error(request, "This session engine cannot end other sessions.")
-    else:
-        messages.success(request, f"Logged out of {ended} other device(s).")
-    return redirect("dashboard")

@@ -26,26 +26,13 @@ from django.utils.safestring import SafeString
 from sessionkit.backends import db_time
 from sessionkit.backends.db import SessionStore as DbStore
 from sessionkit.models import Session
+from sessionkit.user_agents import device_label
 from sessionkit.users import end_session, end_user_sessions, user_sessions
 
 if TYPE_CHECKING:
     SessionModelAdmin = admin.ModelAdmin[Session]
 else:  # ModelAdmin is generic only to the type checker
     SessionModelAdmin = admin.ModelAdmin
-
-#: Longest user agent the admin shows as a device when no label is known.
-AGENT_CHARS = 60
-
-
-def device_label(user_agent: str) -> str:
-    """The "device" column: ``sessionkit.user_agents.device_label`` where that module is
-    installed, else the user agent trimmed to :data:`AGENT_CHARS`."""
-    try:
-        label = import_module("sessionkit.user_agents").device_label
-    except (ImportError, AttributeError):
-        agent = " ".join(user_agent.split())
-        return agent if len(agent) <= AGENT_CHARS else agent[: AGENT_CHARS - 1] + "\u2026"
-    return str(label(user_agent))
 
 
 def db_store_in_use() -> bool:
@@ -181,7 +168,7 @@ class UserSessionsMixin:
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    device_label(s.user_agent),
+                    s.label,
                     s.ip,
                     when(s.created),
                     when(s.last_seen),

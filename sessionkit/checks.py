@@ -17,7 +17,11 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
+from django.urls import reverse
 from django.utils.module_loading import import_string
 
 from sessionkit.check_ids import message
@@ -72,6 +76,7 @@ def check_settings(
     messages += _engine_messages(engine)
     messages += _middleware_messages(engine)
     messages += _user_model_messages()
+    messages += _page_messages(engine)
     return messages
 
 
@@ -127,6 +132,56 @@ def _engine_messages(engine: str) -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+# -- the "Your devices" page ------------------------------------------------------------------
+
+
+def _page_included() -> bool:
+    """Whether the URLconf includes ``sessionkit.urls`` (a broken URLconf is Django's own
+    check's to report)."""
+    try:
+        reverse("sessionkit:user_sessions")
+    except Exception:
+        return False
+    return True
+
+
+def _page_messages(engine: str) -> list[checks.CheckMessage]:
+    """The page on an engine that cannot list sessions (E050) or without its templates
+    (E051): each would otherwise be found by the first user who opens it."""
+    if not _page_included():
+        return []
+    from sessionkit.users import _store
+
+    messages = []
+    try:
+        _store()
+    except ImproperlyConfigured:
+        messages.append(
+            message(
+                "E050",
+                f"The URLconf includes sessionkit.urls but SESSION_ENGINE {engine!r} keeps "
+                'no per-user index: the "Your devices" page can list and end nothing.',
+                "Use SESSION_ENGINE 'sessionkit.backends.db', '.redis' or '.memory', or "
+                "remove include('sessionkit.urls').",
+            )
+        )
+    except Exception:  # an engine that cannot be imported: E021 / E011 say so
+        pass
+    try:
+        get_template("sessionkit/user_sessions.html")
+    except TemplateDoesNotExist:
+        messages.append(
+            message(
+                "E051",
+                "The URLconf includes sessionkit.urls but no template engine finds "
+                "sessionkit/user_sessions.html: the page fails with a 500.",
+                "Set 'APP_DIRS': True on the DjangoTemplates engine in TEMPLATES (or add "
+                "'django.template.loaders.app_directories.Loader' to its loaders).",
+            )
+        )
+    return messages
 
 
 # -- the middleware list ---------------------------------------------------------------------

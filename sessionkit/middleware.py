@@ -37,6 +37,7 @@ from sessionkit.engines import tracked
 from sessionkit.errors import StoreUnavailable
 from sessionkit.rules import CookieState, Plan, plan
 from sessionkit.signing import decode_cookie_value, encode_cookie_value
+from sessionkit.user_agents import trimmed
 
 UNAVAILABLE_MESSAGE = "The session store is unavailable. Please try again in a moment."
 INTERRUPTED_MESSAGE = (
@@ -103,7 +104,7 @@ def read_cookie_state(request: HttpRequest, conf: SessionKitSettings) -> CookieS
 
 def client_info(request: HttpRequest) -> ClientInfo:
     return ClientInfo(
-        user_agent=request.META.get("HTTP_USER_AGENT", "")[:256],
+        user_agent=trimmed(request.META.get("HTTP_USER_AGENT", "")),
         ip=request.META.get("REMOTE_ADDR", "")[:45],
     )
 

@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from sessionkit.backends.base import Record, hash_key
 from sessionkit.backends.base import SessionStore as KitStore
 from sessionkit.errors import store_errors
+from sessionkit.user_agents import device_label
 
 T = TypeVar("T")
 
@@ -23,13 +24,19 @@ T = TypeVar("T")
 class UserSession:
     """One of a user's live sessions, as a "your devices" page shows it."""
 
-    #: Hash of the session id: safe to show and to pass back to :func:`end_session`.
-    key_hash: str
+    #: Opaque handle (a hash of the session id): safe to render in a form and to pass back
+    #: to :func:`end_session`; useless as a cookie.
+    handle: str
     created: datetime
     last_seen: datetime
+    #: When the session ends unless used again: the idle expiry or the absolute deadline,
+    #: whichever comes first.
     expires: datetime
+    #: The User-Agent header as stored (trimmed), and a short label for it.
     user_agent: str
+    label: str
     ip: str
+    #: Whether this is the session of the request passed as ``current``.
     current: bool
 
 
@@ -58,12 +65,14 @@ def _when(ts: float) -> datetime:
 
 
 def _row(key_hash: str, record: Record, current: str | None) -> UserSession:
+    ends = record.expires if record.deadline is None else min(record.expires, record.deadline)
     return UserSession(
-        key_hash=key_hash,
+        handle=key_hash,
         created=_when(record.created),
         last_seen=_when(record.last_seen or record.created),
-        expires=_when(record.expires),
+        expires=_when(ends),
         user_agent=record.client.user_agent,
+        label=device_label(record.client.user_agent),
         ip=record.client.ip,
         current=key_hash == current,
     )
@@ -89,10 +98,10 @@ def end_user_sessions(user: Any, keep: SessionBase | str | None = None) -> int:
     return _call(store, store._end_user_records, _user_id(user), _key_hash_of(keep))
 
 
-def end_session(user: Any, key_hash: str) -> bool:
-    """End one of the user's sessions by its ``key_hash`` (never another user's)."""
+def end_session(user: Any, handle: str) -> bool:
+    """End one of the user's sessions by its ``handle`` (never another user's)."""
     store = _store()
-    if not any(s == key_hash for s, _ in _call(store, store._user_records, _user_id(user))):
+    if not any(s == handle for s, _ in _call(store, store._user_records, _user_id(user))):
         return False
-    _call(store, store()._remove, key_hash)
+    _call(store, store()._remove, handle)
     return True

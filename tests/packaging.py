@@ -3,8 +3,9 @@
 ``python -m tests.packaging`` (``make dist-check``, run by CI): ``python -m build`` into a
 temporary directory, then
 
-- the wheel holds the package, its migrations, ``py.typed`` and the licence, and nothing of
-  the repository's tests, demo, soak or benchmarks; the sdist holds LICENSE and README;
+- the wheel holds the package, its migrations, ``py.typed``, the "Your devices" page's
+  templates and stylesheet and the licence, and nothing of the repository's tests, demo,
+  soak or benchmarks; the sdist holds LICENSE and README;
 - its metadata names the distribution ``django-sessionkit`` with the BSD-3-Clause licence,
   requires only Django (Redis only through the ``redis`` extra), and publishes no extra of
   test or dev tools;
@@ -83,7 +84,13 @@ def check_wheel(wheel: Path) -> str:
     tops = {name.split("/", 1)[0] for name in names}
     strays = {t for t in tops if not (t == "sessionkit" or t.endswith(".dist-info"))}
     check(not strays, f"the wheel ships more than the package: {sorted(strays)}")
-    for needed in ("sessionkit/py.typed", "sessionkit/migrations/0001_initial.py"):
+    for needed in (
+        "sessionkit/py.typed",
+        "sessionkit/migrations/0001_initial.py",
+        "sessionkit/templates/sessionkit/base.html",
+        "sessionkit/templates/sessionkit/user_sessions.html",
+        "sessionkit/static/sessionkit/sessionkit.css",
+    ):
         check(needed in names, f"the wheel lacks {needed}")
     check(any(n.endswith(".dist-info/licenses/LICENSE") for n in names), "the wheel lacks LICENSE")
     check(metadata["Name"] == DIST_NAME, f"distribution name is {metadata['Name']!r}")

@@ -544,6 +544,8 @@ def test_engine_that_cannot_be_used_is_e021_naming_an_engine_to_set(
 
 
 WITHOUT_DJANGO_SESSIONS = [a for a in settings.INSTALLED_APPS if a != "django.contrib.sessions"]
+#: The test settings' template engine, finding no app's templates.
+WITHOUT_APP_TEMPLATES = [{**settings.TEMPLATES[0], "APP_DIRS": False}]
 #: A site that logs nobody in (the admin needs auth, so it goes too).
 WITHOUT_AUTH = [
     a for a in settings.INSTALLED_APPS if a not in ("django.contrib.auth", "django.contrib.admin")
@@ -989,6 +991,8 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     # The test settings' SESSION_CACHE_ALIAS is a locmem cache.
     "E023": {"SESSION_ENGINE": "sessionkit.backends.redis"},
     "E024": {"SESSIONKIT": {"ADOPT_FROM": "django.contrib.sessions.backends.nosuch"}},
+    "E050": {"ROOT_URLCONF": "tests.devices_urls", "SESSION_ENGINE": "sessionkit.backends.cache"},
+    "E051": {"ROOT_URLCONF": "tests.devices_urls", "TEMPLATES": WITHOUT_APP_TEMPLATES},
     "E030": {"INSTALLED_APPS": WITHOUT_AUTH},
     "W001": {
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
@@ -1004,6 +1008,22 @@ TRIGGERS: dict[str, dict[str, Any]] = {
 }
 #: Ids a trigger cannot avoid reporting too: a cookie that is never Secure is W010 as well.
 COMPANIONS: dict[str, list[str]] = {"W014": ["sessionkit.W010"]}
+
+
+@pytest.mark.parametrize(
+    "engine", ["sessionkit.backends.db", "sessionkit.backends.memory", "sessionkit.backends.cache"]
+)
+def test_the_devices_page_is_checked_only_where_it_is_included(engine: str) -> None:
+    included = ids(sessionkit_messages(ROOT_URLCONF="tests.devices_urls", SESSION_ENGINE=engine))
+    assert included == ([] if engine != "sessionkit.backends.cache" else ["sessionkit.E050"])
+    assert sessionkit_messages(SESSION_ENGINE=engine, TEMPLATES=WITHOUT_APP_TEMPLATES) == []
+
+
+def test_the_devices_page_check_leaves_an_unimportable_engine_to_e021() -> None:
+    messages = sessionkit_messages(
+        ROOT_URLCONF="tests.devices_urls", SESSION_ENGINE="sessionkit.backends.dbb"
+    )
+    assert ids(messages) == ["sessionkit.E021"]
 
 
 def hide_redis_packages(monkeypatch: pytest.MonkeyPatch) -> None:

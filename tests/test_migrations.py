@@ -94,7 +94,7 @@ def test_every_live_session_survives_the_migration_and_back(at_0001):
     assert row.user == lin and (row.user_agent, row.ip) == ("Phone/1.0", "10.0.0.1")
     assert epoch(row.created) == pytest.approx(old[1], abs=0.001)
     assert epoch(row.deadline) == pytest.approx(old[5], abs=0.001)
-    assert [s.key_hash for s in sessionkit.user_sessions(lin)] == [row.pk]
+    assert [s.handle for s in sessionkit.user_sessions(lin)] == [row.pk]
     others = Session.objects.exclude(pk=row.pk)
     assert list(others.values_list("user", flat=True)) == [None, None, None]
 

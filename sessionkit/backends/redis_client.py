@@ -23,6 +23,7 @@ import redis.asyncio.connection
 import redis.cluster
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.signals import setting_changed
 from redis.exceptions import NoScriptError
 
 from sessionkit.backends.redis_cache import tracking_cache
@@ -38,14 +39,31 @@ def _factory_client(factory: Callable[[], Any]) -> Any:
     return factory()
 
 
+@functools.cache
+def _cache_client(alias: str) -> Any:
+    """django-redis's client for the cache ``alias``, looked up once per process: it
+    wraps the process-wide connection pool, and redis-py clients are thread-safe, so
+    asking ``caches[alias]`` again on every request (20 µs) bought nothing."""
+    from django_redis import get_redis_connection
+
+    return get_redis_connection(alias, write=True)
+
+
+def _forget_clients(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"CACHES", "SESSION_CACHE_ALIAS", "SESSIONKIT_REDIS"}:
+        _cache_client.cache_clear()
+        _factory_client.cache_clear()
+
+
+setting_changed.connect(_forget_clients, dispatch_uid="sessionkit.redis_client.forget")
+
+
 def sync_client() -> Any:
     """The redis-py client sessions are stored with."""
     factory = get_redis_settings().client_factory
     if factory is not None:
         return _factory_client(factory)
-    from django_redis import get_redis_connection
-
-    return get_redis_connection(settings.SESSION_CACHE_ALIAS, write=True)
+    return _cache_client(settings.SESSION_CACHE_ALIAS)
 
 
 #: Connection settings that mean the same to ``redis.asyncio`` connections.

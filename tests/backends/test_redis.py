@@ -532,7 +532,7 @@ def test_listing_skips_gone_sessions_and_the_set_drops_them_once_expired(
         keep, gone = _login("42"), _login("42")
         store.delete(stored_key(gone))  # as if Redis had expired it
         rows = sessionkit.user_sessions("42")
-        assert [r.key_hash for r in rows] == [hash_key(keep.session_key or "")]
+        assert [r.handle for r in rows] == [hash_key(keep.session_key or "")]
         # Its score (the time until which it may live) passes: the next add drops it.
         store.zadd(user_key_name(PREFIX, "42"), {hash_key(gone.session_key or ""): 1})
         _login("42")
@@ -547,7 +547,7 @@ def test_end_user_sessions_keeps_only_the_current_one(store: redis.Redis) -> Non
         assert sessionkit.end_user_sessions("42", keep=here) == 3
         assert all(not store.exists(stored_key(s)) for s in others)
         assert store.exists(stored_key(here)) and store.exists(stored_key(other_user))
-        assert [r.key_hash for r in sessionkit.user_sessions("42")] == [
+        assert [r.handle for r in sessionkit.user_sessions("42")] == [
             hash_key(here.session_key or "")
         ]
         assert sessionkit.end_user_sessions("42") == 1
@@ -640,7 +640,7 @@ def test_a_refused_renewal_on_read_never_leaves_a_session_outside_its_users_set(
     assert_indexed_or_gone(admin, session, "42")
     time.sleep(max(0.0, soon / 1000 - time.time()) + 0.05)  # the set's TTL passes
     if SessionStore(session.session_key).load():  # still served: then listed, and ended
-        assert [r.key_hash for r in sessionkit.user_sessions("42")] == [
+        assert [r.handle for r in sessionkit.user_sessions("42")] == [
             hash_key(session.session_key or "")
         ]
         assert sessionkit.end_user_sessions("42") == 1
@@ -721,7 +721,7 @@ def test_end_user_sessions_spares_a_member_now_holding_another_users_session(
         assert sessionkit.end_user_sessions("42") == 0
         assert sessionkit.user_sessions("42") == []
         assert SessionStore(session.session_key)["_auth_user_id"] == "43"
-        assert [r.key_hash for r in sessionkit.user_sessions("43")] == [
+        assert [r.handle for r in sessionkit.user_sessions("43")] == [
             hash_key(session.session_key or "")
         ]
 
@@ -750,7 +750,7 @@ def test_log_out_other_devices_ends_a_session_cycled_while_it_runs(
         monkeypatch.undo()
         assert cycled and SessionStore(cycled[0]).load() == {}
         assert SessionStore(device_a.session_key)["cart"] == [1]
-        assert [r.key_hash for r in sessionkit.user_sessions("42")] == [
+        assert [r.handle for r in sessionkit.user_sessions("42")] == [
             hash_key(device_a.session_key or "")
         ]
 

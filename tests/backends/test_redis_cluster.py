@@ -168,7 +168,7 @@ async def test_async_cycle_key_with_a_genid_hook_crosses_slots_on_a_cluster(
         assert not await SessionStore().aexists(old)
         assert await SessionStore(other.session_key).aget("n") == 0
         assert await SessionStore(session.session_key).aget("n") == 1
-        assert [row.key_hash for row in sessionkit.user_sessions("9")] == [
+        assert [row.handle for row in sessionkit.user_sessions("9")] == [
             hash_key(session.session_key)
         ]
 
@@ -261,7 +261,7 @@ def test_per_user_index_on_a_cluster_after_script_flush(on_cluster: RedisCluster
     _flush_scripts()
     for session in sessions:
         session.cycle_key()
-    assert {row.key_hash for row in sessionkit.user_sessions("42")} == {
+    assert {row.handle for row in sessionkit.user_sessions("42")} == {
         hash_key(s.session_key or "") for s in sessions
     }
     assert sessionkit.end_user_sessions("42") == 6
@@ -279,7 +279,7 @@ async def test_per_user_index_on_a_cluster_after_script_flush_async(cluster: lis
         _flush_scripts()
         for session in sessions:
             await session.acycle_key()
-        assert {row.key_hash for row in sessionkit.user_sessions("43")} == {
+        assert {row.handle for row in sessionkit.user_sessions("43")} == {
             hash_key(s.session_key or "") for s in sessions
         }
         assert sessionkit.end_user_sessions("43") == 6
@@ -297,7 +297,7 @@ def test_per_user_index_across_slots(on_cluster: RedisCluster) -> None:
     keep = sessions[0]
     assert len(sessionkit.user_sessions("42")) == 6
     assert sessionkit.end_user_sessions("42", keep=keep) == 5
-    assert [row.key_hash for row in sessionkit.user_sessions("42")] == [
+    assert [row.handle for row in sessionkit.user_sessions("42")] == [
         hash_key(keep.session_key or "")
     ]
     keep.flush()
