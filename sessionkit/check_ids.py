@@ -70,6 +70,7 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
     "E030": _error(
         "the app of AUTH_USER_MODEL is not installed (sessionkit's table refers to the user)"
     ),
+    "E031": _error("the db store's sessions and AUTH_USER_MODEL routed to different databases"),
     "E050": _error("sessionkit.urls is included but SESSION_ENGINE keeps no per-user index"),
     "E051": _error("sessionkit.urls is included but no template engine finds its templates"),
     "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),

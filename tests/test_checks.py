@@ -559,6 +559,21 @@ def without_auth_checks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "registered_checks", kept)
 
 
+class SessionsElsewhere:
+    """A router sending sessionkit's table to a database of its own."""
+
+    def db_for_write(self, model: type, **hints: Any) -> str | None:
+        return "sessions" if model._meta.app_label == "sessionkit" else None
+
+
+def test_sessions_routed_away_from_the_users_are_e031_on_the_db_store_only() -> None:
+    messages = sessionkit_messages(DATABASE_ROUTERS=[f"{__name__}.SessionsElsewhere"])
+    assert_reported(messages, "sessionkit.E031")
+    assert "'sessions'" in messages[0].msg and "'default'" in messages[0].msg
+    memory = {"SESSION_ENGINE": "sessionkit.backends.memory"}
+    assert sessionkit_messages(DATABASE_ROUTERS=[f"{__name__}.SessionsElsewhere"], **memory) == []
+
+
 def test_a_site_without_the_user_models_app_is_e030(monkeypatch: pytest.MonkeyPatch) -> None:
     without_auth_checks(monkeypatch)
     messages = sessionkit_messages(INSTALLED_APPS=WITHOUT_AUTH)
@@ -994,6 +1009,7 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "E050": {"ROOT_URLCONF": "tests.devices_urls", "SESSION_ENGINE": "sessionkit.backends.cache"},
     "E051": {"ROOT_URLCONF": "tests.devices_urls", "TEMPLATES": WITHOUT_APP_TEMPLATES},
     "E030": {"INSTALLED_APPS": WITHOUT_AUTH},
+    "E031": {"DATABASE_ROUTERS": [f"{__name__}.SessionsElsewhere"]},
     "W001": {
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSIONKIT": {"ABSOLUTE_TIMEOUT": 3600},
