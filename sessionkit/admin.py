@@ -23,7 +23,6 @@ from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from sessionkit.backends import db_time
 from sessionkit.backends.db import SessionStore as DbStore
 from sessionkit.models import Session
 from sessionkit.user_agents import device_label
@@ -62,7 +61,7 @@ class SessionAdmin(SessionModelAdmin):
     column is never shown.
     """
 
-    list_display = ("user", "device", "ip", "created", "last_seen", "expires")
+    list_display = ("user", "device", "address", "created", "last_seen", "expires")
     list_filter = (("user", admin.RelatedOnlyFieldListFilter),)
     list_select_related = ("user",)
     ordering = ("-last_seen",)
@@ -71,7 +70,7 @@ class SessionAdmin(SessionModelAdmin):
     actions = ("end_selected",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
-        now = db_time.to_datetime(timezone.now().timestamp())
+        now = timezone.now()
         live = Q(expires__gt=now) & (Q(deadline__isnull=True) | Q(deadline__gt=now))
         return super().get_queryset(request).filter(live, user__isnull=False)
 
@@ -81,6 +80,10 @@ class SessionAdmin(SessionModelAdmin):
     @admin.display(description="device")
     def device(self, session: Session) -> str:
         return device_label(session.user_agent)
+
+    @admin.display(description="IP", ordering="ip")
+    def address(self, session: Session) -> str:
+        return session.ip
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return db_store_in_use() and super().has_module_permission(request)

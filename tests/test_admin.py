@@ -96,7 +96,7 @@ def test_the_list_shows_each_logged_in_session_and_no_anonymous_one(people, supe
     response = superuser.get(SESSIONS)
     assert sorted(str(row.user) for row in listed(response)) == ["boss", "lin", "mo"]
     page = response.content.decode()
-    assert "Safari on iPhone" in page and "127.0.0.1" in page
+    assert "Safari on iPhone" in page and "127.0.0.1" in page and ">IP<" in page
     assert device_label(LONG_AGENT) == "Chrome on Linux"
     assert device_label(LONG_AGENT) in page and LONG_AGENT not in page  # the label
 
