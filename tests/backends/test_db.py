@@ -494,3 +494,23 @@ def test_a_row_whose_time_is_not_a_date_starts_a_fresh_session(caplog):
         )
     assert SessionStore(key).load() == {}
     assert "undecodable session row" in caplog.text
+
+
+@COUNTED
+def test_without_use_tz_the_times_are_naive_in_time_zone(via, settings):
+    """As Django writes any DateTimeField: the admin and SQL read local wall-clock times."""
+    from zoneinfo import ZoneInfo
+
+    settings.USE_TZ, settings.TIME_ZONE = False, "America/New_York"
+    key = saved(x=1)
+    row = stored(key)
+    assert row.created.tzinfo is None
+    wall = datetime.now(ZoneInfo("America/New_York")).replace(tzinfo=None)
+    assert abs(row.created - wall) < timedelta(seconds=5)
+    session = SessionStore(key)
+    via(session, "load")
+    age_by(key, 3600)  # used an hour ago, as far as the row says
+    session["x"] = 2
+    via(session, "save")  # the merged UPDATE carries the expiry to now + age, in SQL
+    assert epoch(stored(key).expires) == pytest.approx(time.time() + stored(key).age, abs=5)
+    assert SessionStore(key).load() == {"x": 2}
