@@ -8,7 +8,7 @@ model's primary key, or ``NULL`` for an id that is not one.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +18,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sessionkit.models import Session
+
+#: 1970-01-01 as a naive UTC datetime.
+NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
 def to_datetime(epoch: float) -> datetime:
@@ -30,6 +33,9 @@ def to_db(connection: Any, epoch: float | None) -> Any:
     """``epoch`` as a raw statement's parameter for a datetime column."""
     if epoch is None:
         return None
+    if connection.vendor == "sqlite" and settings.USE_TZ and connection.timezone_name == "UTC":
+        # What Django's adapt_datetimefield_value writes there, in a third of its time.
+        return (NAIVE_EPOCH + timedelta(seconds=epoch)).isoformat(" ")
     return connection.ops.adapt_datetimefield_value(to_datetime(epoch))
 
 
@@ -39,8 +45,10 @@ def to_epoch(value: datetime | str | None) -> float:
     when = parse_datetime(value) if isinstance(value, str) else value
     if not isinstance(when, datetime):  # SQLite's converter gives None for a bad text
         raise ValueError(f"not a datetime: {value!r}")
-    if timezone.is_naive(when):
-        when = when.replace(tzinfo=UTC) if settings.USE_TZ else timezone.make_aware(when)
+    if when.tzinfo is None:
+        if settings.USE_TZ:  # SQLite's UTC text: the subtraction is the cheapest way
+            return (when - NAIVE_EPOCH).total_seconds()
+        when = timezone.make_aware(when)
     return when.timestamp()
 
 

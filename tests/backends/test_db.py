@@ -15,6 +15,8 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sessionkit import users as sessionkit_users
 from sessionkit.backends import db_sql
@@ -514,3 +516,14 @@ def test_without_use_tz_the_times_are_naive_in_time_zone(via, settings):
     via(session, "save")  # the merged UPDATE carries the expiry to now + age, in SQL
     assert epoch(stored(key).expires) == pytest.approx(time.time() + stored(key).age, abs=5)
     assert SessionStore(key).load() == {"x": 2}
+
+
+@pytest.mark.django_db
+@given(st.floats(min_value=0, max_value=2**33, allow_nan=False))
+def test_a_time_the_raw_statements_write_is_the_text_django_writes(epoch_seconds):
+    """SQLite compares the times as text: the store's shortcut must write Django's text."""
+    from sessionkit.backends import db_time
+
+    written = db_time.to_db(connection, epoch_seconds)
+    django = connection.ops.adapt_datetimefield_value(db_time.to_datetime(epoch_seconds))
+    assert written == django
