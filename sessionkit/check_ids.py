@@ -69,6 +69,10 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
     ),
     "E025": _error("TRACK_CLIENT or END_OTHERS_ON_PASSWORD_CHANGE is not a bool"),
     "E026": _error("NUM_PROXIES is not None or an int >= 0"),
+    "E030": _error(
+        "the app of AUTH_USER_MODEL is not installed (sessionkit's table refers to the user)"
+    ),
+    "E031": _error("the db store's sessions and AUTH_USER_MODEL routed to different databases"),
     "E050": _error("sessionkit.urls is included but SESSION_ENGINE keeps no per-user index"),
     "E051": _error("sessionkit.urls is included but no template engine finds its templates"),
     "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),

@@ -75,8 +75,48 @@ def check_settings(
         messages += _cache_store_messages()
     messages += _engine_messages(engine)
     messages += _middleware_messages(engine)
+    messages += _user_model_messages(engine)
     messages += _page_messages(engine)
     return messages
+
+
+def _user_model_messages(engine: str) -> list[checks.CheckMessage]:
+    """E030: the session table's ``user`` is a foreign key to ``AUTH_USER_MODEL``, so its
+    app must be installed, whatever ``SESSION_ENGINE`` (the migration creates the table).
+    E031: the db store's rows and the users must be in one database (the foreign key, the
+    user lookup in each write, the cascade when a user is deleted)."""
+    try:
+        user_model = apps.get_model(settings.AUTH_USER_MODEL, require_ready=False)
+    except (LookupError, ValueError):
+        return [
+            message(
+                "E030",
+                f"sessionkit's session table refers to AUTH_USER_MODEL "
+                f"{settings.AUTH_USER_MODEL!r}, whose app is not installed: its migration "
+                "cannot run.",
+                "Add 'django.contrib.auth' and 'django.contrib.contenttypes' (or the app of "
+                "your AUTH_USER_MODEL) to INSTALLED_APPS, even if the site logs nobody in.",
+            )
+        ]
+    from django.db import router
+
+    from sessionkit.models import Session
+
+    if engine != "sessionkit.backends.db":
+        return []
+    sessions, users = router.db_for_write(Session), router.db_for_write(user_model)
+    if sessions == users:
+        return []
+    return [
+        message(
+            "E031",
+            f"DATABASE_ROUTERS put sessionkit's sessions in database {sessions!r} and "
+            f"AUTH_USER_MODEL in {users!r}: the session table's user is a foreign key, so "
+            "saving a logged-in session and deleting a user fail.",
+            "Route sessionkit.models.Session to the users' database, or use another "
+            "SESSION_ENGINE (sessionkit.backends.redis, .cache).",
+        )
+    ]
 
 
 # -- the engine ---------------------------------------------------------------------------

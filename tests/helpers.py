@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.http import HttpResponse
 
+from sessionkit.backends import db_time
 from sessionkit.backends.base import hash_key
 from sessionkit.backends.db import SessionStore as DbStore
 from sessionkit.conf import get_settings
@@ -21,10 +23,28 @@ def stored_session(data: dict[str, Any] | None = None, *, aged: float = 3600) ->
     store.save()
     assert store.session_key is not None
     row = Session.objects.get(pk=hash_key(store.session_key))
-    row.expires -= aged
-    row.last_seen -= aged
+    row.expires -= timedelta(seconds=aged)
+    row.last_seen -= timedelta(seconds=aged)
     row.save()
     return store.session_key
+
+
+def epoch(value: datetime) -> float:
+    """A datetime column's value (``USE_TZ`` on or off) in epoch seconds."""
+    return db_time.to_epoch(value)
+
+
+def at(seconds: float) -> datetime:
+    """``seconds`` (epoch) as the db store's datetime columns hold it."""
+    return db_time.to_datetime(seconds)
+
+
+def user_id(username: str = "seven") -> str:
+    """A real user's id as ``_auth_user_id`` holds it (the db store keeps only users that
+    exist)."""
+    from django.contrib.auth.models import User
+
+    return str(User.objects.get_or_create(username=username)[0].pk)
 
 
 def signed(session_key: str, key_index: int = 0) -> str:

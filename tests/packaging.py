@@ -87,6 +87,9 @@ def check_wheel(wheel: Path) -> str:
     for needed in (
         "sessionkit/py.typed",
         "sessionkit/migrations/0001_initial.py",
+        "sessionkit/migrations/0002_datetimes_and_user.py",
+        "sessionkit/migrations/0003_copy_datetimes_and_user.py",
+        "sessionkit/migrations/0004_drop_epoch_columns.py",
         "sessionkit/templates/sessionkit/base.html",
         "sessionkit/templates/sessionkit/user_sessions.html",
         "sessionkit/static/sessionkit/sessionkit.css",

@@ -215,7 +215,7 @@ def test_command_moved_session_expires_when_the_legacy_one_would(legacy: str) ->
     run_command()
     new = adopt.adopted_key(key, get_settings().keys[0])
     row = KitRow.objects.get(key_hash=hash_key(new))
-    assert abs(row.expires - deadline.timestamp()) < 2
+    assert abs(row.expires - deadline) < timedelta(seconds=2)
 
 
 @pytest.mark.parametrize("legacy", ["db"], indirect=True)

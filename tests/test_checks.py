@@ -546,6 +546,40 @@ def test_engine_that_cannot_be_used_is_e021_naming_an_engine_to_set(
 WITHOUT_DJANGO_SESSIONS = [a for a in settings.INSTALLED_APPS if a != "django.contrib.sessions"]
 #: The test settings' template engine, finding no app's templates.
 WITHOUT_APP_TEMPLATES = [{**settings.TEMPLATES[0], "APP_DIRS": False}]
+#: A site that logs nobody in (the admin needs auth, so it goes too).
+WITHOUT_AUTH = [
+    a for a in settings.INSTALLED_APPS if a not in ("django.contrib.auth", "django.contrib.admin")
+]
+
+
+def without_auth_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave out django.contrib.auth's checks, as on a site without the app (its ready()
+    registers them, and this process already ran it)."""
+    kept = {c for c in registry.registered_checks if c.__module__ != "django.contrib.auth.checks"}
+    monkeypatch.setattr(registry, "registered_checks", kept)
+
+
+class SessionsElsewhere:
+    """A router sending sessionkit's table to a database of its own."""
+
+    def db_for_write(self, model: type, **hints: Any) -> str | None:
+        return "sessions" if model._meta.app_label == "sessionkit" else None
+
+
+def test_sessions_routed_away_from_the_users_are_e031_on_the_db_store_only() -> None:
+    messages = sessionkit_messages(DATABASE_ROUTERS=[f"{__name__}.SessionsElsewhere"])
+    assert_reported(messages, "sessionkit.E031")
+    assert "'sessions'" in messages[0].msg and "'default'" in messages[0].msg
+    memory = {"SESSION_ENGINE": "sessionkit.backends.memory"}
+    assert sessionkit_messages(DATABASE_ROUTERS=[f"{__name__}.SessionsElsewhere"], **memory) == []
+
+
+def test_a_site_without_the_user_models_app_is_e030(monkeypatch: pytest.MonkeyPatch) -> None:
+    without_auth_checks(monkeypatch)
+    messages = sessionkit_messages(INSTALLED_APPS=WITHOUT_AUTH)
+    assert_reported(messages, "sessionkit.E030")
+    assert "'auth.User'" in messages[0].msg
+    assert "'django.contrib.auth'" in (messages[0].hint or "")
 
 
 @pytest.mark.parametrize(
@@ -976,6 +1010,8 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "E026": {"SESSIONKIT": {"PROXY": True, "NUM_PROXIES": -1}},
     "E050": {"ROOT_URLCONF": "tests.devices_urls", "SESSION_ENGINE": "sessionkit.backends.cache"},
     "E051": {"ROOT_URLCONF": "tests.devices_urls", "TEMPLATES": WITHOUT_APP_TEMPLATES},
+    "E030": {"INSTALLED_APPS": WITHOUT_AUTH},
+    "E031": {"DATABASE_ROUTERS": [f"{__name__}.SessionsElsewhere"]},
     "W001": {
         "SESSION_ENGINE": "django.contrib.sessions.backends.db",
         "SESSIONKIT": {"ABSOLUTE_TIMEOUT": 3600},
@@ -1030,6 +1066,8 @@ def test_each_id_is_reported_at_its_level_and_can_be_silenced_alone(
 ) -> None:
     if check_id == "E011":
         hide_redis_packages(monkeypatch)
+    if check_id == "E030":
+        without_auth_checks(monkeypatch)
     full_id = f"sessionkit.{check_id}"
     entry = CHECK_IDS[check_id]
     companions = COMPANIONS.get(check_id, [])

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from sessionkit.backends import db, memory
 from sessionkit.models import Session
 from tests.backends.conformance import Recorder
+from tests.helpers import at, epoch
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db]
 
@@ -38,7 +39,7 @@ def test_db_store_deletes_expired_rows_in_batches(settings, monkeypatch):
     make(db.SessionStore, 2, expired=False)
     assert "Deleted 7 expired session(s)." in run()
     assert Session.objects.count() == 2
-    assert all(row.expires > time.time() for row in Session.objects.all())
+    assert all(epoch(row.expires) > time.time() for row in Session.objects.all())
 
 
 def test_memory_store_clears_expired(settings):
@@ -77,7 +78,8 @@ def test_db_store_ends_each_purged_session_as_expired_once(settings, monkeypatch
     monkeypatch.setattr(db, "PURGE_BATCH", 3)
     make(db.SessionStore, 7, expired=True)
     make(db.SessionStore, 1, expired=False)
-    expired = set(Session.objects.filter(expires__lte=time.time()).values_list("pk", flat=True))
+    ended = Session.objects.filter(expires__lte=at(time.time()))
+    expired = set(ended.values_list("pk", flat=True))
     with Recorder() as seen:
         run()
         run()

@@ -7,6 +7,7 @@ import json
 import logging
 import threading
 import time
+from datetime import timedelta
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -24,8 +25,10 @@ from sessionkit.backends.base import hash_key
 from sessionkit.models import Session
 from sessionkit.signing import derive_key, encode_cookie_value
 from tests.helpers import (
+    at,
     close_thread_connections,
     cookie_header,
+    epoch,
     row,
     set_cookie,
     signed,
@@ -70,7 +73,7 @@ def test_signed_unknown_id_gets_a_fresh_id_never_the_clients(client):
 
 def test_expired_session_starts_fresh(client):
     key = stored_session({"x": 1})
-    Session.objects.filter(pk=hash_key(key)).update(expires=time.time() - 1)
+    Session.objects.filter(pk=hash_key(key)).update(expires=at(time.time() - 1))
     response = client.get("/read/", HTTP_COOKIE=cookie_header(key))
     assert body(response)["value"] is None
     assert set_cookie(response)["max-age"] == 0
@@ -155,7 +158,7 @@ def test_set_expiry_takes_effect_on_the_same_response(client, settings):
     key = stored_session({"x": 1})
     response = client.get("/expiry/?seconds=120", HTTP_COOKIE=cookie_header(key))
     assert set_cookie(response)["max-age"] == 120
-    assert row(key).expires == pytest.approx(time.time() + 120, abs=5)
+    assert epoch(row(key).expires) == pytest.approx(time.time() + 120, abs=5)
 
 
 def test_set_expiry_zero_makes_a_browser_session_cookie(client, settings):
@@ -173,7 +176,7 @@ def test_browser_session_cookie_is_kept_idle_timeout_in_store(client, settings):
     morsel = set_cookie(response)
     assert morsel["max-age"] == ""
     stored = Session.objects.get()
-    assert stored.expires == pytest.approx(time.time() + 900, abs=5)
+    assert epoch(stored.expires) == pytest.approx(time.time() + 900, abs=5)
 
 
 def test_rolling_pushes_cookie_and_store_expiry(client, settings):
@@ -182,7 +185,7 @@ def test_rolling_pushes_cookie_and_store_expiry(client, settings):
     before = row(key).expires
     response = client.get("/noop/", HTTP_COOKIE=cookie_header(key))
     assert set_cookie(response)["max-age"] == 3600
-    assert row(key).expires > before + 1700
+    assert row(key).expires > before + timedelta(seconds=1700)
 
 
 def test_rolling_within_the_touch_slack_sends_no_more_than_the_store_holds(client, settings):
@@ -193,16 +196,16 @@ def test_rolling_within_the_touch_slack_sends_no_more_than_the_store_holds(clien
     assert row(key).expires == before  # no UPDATE for this read
     max_age = set_cookie(response)["max-age"]
     assert 3570 <= max_age <= 3580
-    assert time.time() + max_age <= before
+    assert time.time() + max_age <= epoch(before)
 
 
 def test_absolute_timeout_ends_a_rolling_session(client, settings):
     settings.SESSIONKIT = {"ROLLING": True, "ABSOLUTE_TIMEOUT": 60}
     response = client.get("/write/?x=1")
     key = Session.objects.get()
-    assert key.deadline == pytest.approx(key.created + 60)
+    assert epoch(key.deadline) == pytest.approx(epoch(key.created) + 60)
     assert set_cookie(response)["max-age"] <= 60
-    Session.objects.update(deadline=time.time() - 1)
+    Session.objects.update(deadline=at(time.time() - 1))
     response = client.get("/read/")
     assert body(response)["value"] is None
 
@@ -218,7 +221,7 @@ def test_lowered_settings_end_existing_sessions_on_their_next_request(
     client, settings, lowered, created, seen
 ):
     key = stored_session({"x": 1}, aged=seen)
-    Session.objects.update(created=F("created") - created)
+    Session.objects.update(created=F("created") - timedelta(seconds=created))
     settings.SESSIONKIT = lowered  # incident response: "cap every session, now"
     response = client.get("/read/", HTTP_COOKIE=cookie_header(key))
     assert body(response)["value"] is None
@@ -441,7 +444,7 @@ async def test_async_rolling_touches_a_session_the_view_never_used(async_client,
     async_client.cookies[NAME] = signed(key)
     response = await async_client.get("/noop/")
     assert set_cookie(response)["max-age"] == 3600
-    assert (await sync_to_async(row)(key)).expires >= before + 590
+    assert (await sync_to_async(row)(key)).expires >= before + timedelta(seconds=590)
     await sync_to_async(connections.close_all)()
 
 

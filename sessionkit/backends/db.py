@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import DataError, OperationalError, connections, router, transaction
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 
 from sessionkit import lifetime
-from sessionkit.backends import db_sql
+from sessionkit.backends import db_sql, db_time
 from sessionkit.backends.base import (
     NEW_TAKEN,
     NOT_FOUND,
@@ -41,13 +41,13 @@ def _record_from_row(row: tuple[Any, ...]) -> Record:
     data, created, expires, age, deadline, user_id, user_agent, ip, last_seen = row
     return Record(
         fields=to_fields(json.loads(data)),
-        created=created,
-        expires=expires,
+        created=db_time.to_epoch(created),
+        expires=db_time.to_epoch(expires),
         age=age,
-        deadline=deadline,
-        user_id=user_id,
+        deadline=None if deadline is None else db_time.to_epoch(deadline),
+        user_id=None if user_id is None else str(user_id),
         client=ClientInfo(user_agent, ip),
-        last_seen=last_seen,
+        last_seen=db_time.to_epoch(last_seen),
     )
 
 
@@ -64,10 +64,10 @@ def _locked(live: QuerySet[Session]) -> Record | None:
         return None
     return Record(
         fields=_stored_fields(row),
-        created=row.created,
-        expires=row.expires,
+        created=db_time.to_epoch(row.created),
+        expires=db_time.to_epoch(row.expires),
         age=row.age,
-        deadline=row.deadline,
+        deadline=None if row.deadline is None else db_time.to_epoch(row.deadline),
     )
 
 
@@ -78,15 +78,30 @@ def _stored_fields(row: Session) -> Fields:
         return {}
 
 
+def _now() -> Any:
+    """Now, as the table's datetime columns compare."""
+    return db_time.to_datetime(time.time())
+
+
+def _user(user_id: str | None) -> Any:
+    """The user column's value: the user's key while that user exists, else ``NULL``
+    (as the raw statements write it, :func:`db_sql._user_sql`)."""
+    pk = db_time.user_pk(user_id)
+    if pk is None:
+        return None
+    users = db_time.user_pk_field().model._default_manager
+    return Subquery(users.filter(pk=pk).values("pk")[:1])
+
+
 def _columns(record: Record) -> dict[str, object]:
     return {
         "data": join_fields(record.fields),
-        "created": record.created,
-        "expires": record.expires,
-        "last_seen": record.last_seen,
+        "created": db_time.to_datetime(record.created),
+        "expires": db_time.to_datetime(record.expires),
+        "last_seen": db_time.to_datetime(record.last_seen),
         "age": record.age,
-        "deadline": record.deadline,
-        "user_id": record.user_id,
+        "deadline": None if record.deadline is None else db_time.to_datetime(record.deadline),
+        "user_id": _user(record.user_id),
         "user_agent": record.client.user_agent,
         "ip": record.client.ip,
     }
@@ -125,7 +140,8 @@ class SessionStore(BaseStore):
         connection = connections[self._db(False)]
         with connection.cursor() as cursor:
             cursor.execute(
-                db_sql.select_sql(connection.vendor, connection.ops.quote_name), (key_hash, now)
+                db_sql.select_sql(connection.vendor, connection.ops.quote_name),
+                (key_hash, db_time.to_db(connection, now)),
             )
             row = cursor.fetchone()
         if row is None:
@@ -141,17 +157,28 @@ class SessionStore(BaseStore):
         if expires > record.expires:
             writer = connections[self._db(True)]
             with writer.cursor() as cursor:  # never shortens a concurrent set_expiry
+                when = db_time.to_db(writer, expires)
                 cursor.execute(
                     db_sql.touch_sql(writer.vendor, writer.ops.quote_name),
-                    (expires, now, key_hash, expires),
+                    (when, db_time.to_db(writer, now), key_hash, when),
                 )
         return record
 
     def _insert(self, key_hash: str, record: Record) -> bool:
         """One ``INSERT ... ON CONFLICT DO NOTHING``: a taken id inserts no row."""
         connection = connections[self._db(True)]
-        columns = _columns(record)
-        params: list[Any] = [key_hash, *(columns[name] for name in db_sql.READ_COLUMNS)]
+        params: list[Any] = [
+            key_hash,
+            join_fields(record.fields),
+            db_time.to_db(connection, record.created),
+            db_time.to_db(connection, record.expires),
+            record.age,
+            db_time.to_db(connection, record.deadline),
+            db_time.user_param(connection, record.user_id),
+            record.client.user_agent,
+            record.client.ip,
+            db_time.to_db(connection, record.last_seen),
+        ]
         with connection.cursor() as cursor:
             cursor.execute(db_sql.insert_sql(connection.vendor, connection.ops.quote_name), params)
             return bool(cursor.rowcount == 1)
@@ -180,7 +207,7 @@ class SessionStore(BaseStore):
     def _locked_update(db: str, key_hash: str, record: Record, delta: Delta | None) -> bool:
         """Write ``record`` merged into the row as it is now, read under its lock
         (:meth:`Record.merged`): keys a JSON path cannot name, data SQL cannot parse."""
-        live = Session.objects.using(db).filter(pk=key_hash, expires__gt=time.time())
+        live = Session.objects.using(db).filter(pk=key_hash, expires__gt=_now())
         with transaction.atomic(using=db):
             if (stored := _locked(live)) is None:
                 return False
@@ -192,7 +219,7 @@ class SessionStore(BaseStore):
         row, merging ``delta`` into it as it is now."""
         db = self._db(True)
         with transaction.atomic(using=db):
-            live = Session.objects.using(db).filter(pk=old, expires__gt=time.time())
+            live = Session.objects.using(db).filter(pk=old, expires__gt=_now())
             if (stored := _locked(live)) is None:
                 return OLD_GONE
             if Session.objects.using(db).filter(pk=new).exists():
@@ -204,7 +231,7 @@ class SessionStore(BaseStore):
 
     def _remove(self, key_hash: str) -> Removed:
         rows = self._returning(db_sql.remove_sql, key_hash)
-        return Removed(True, rows[0][0]) if rows else NOT_FOUND
+        return Removed(True, _user_id(rows[0][0])) if rows else NOT_FOUND
 
     @classmethod
     def _returning(cls, sql: Any, *params: Any) -> list[tuple[Any, ...]]:
@@ -216,17 +243,19 @@ class SessionStore(BaseStore):
 
     def _contains(self, key_hash: str) -> bool:
         return (
-            Session.objects.using(self._db(False))
-            .filter(pk=key_hash, expires__gt=time.time())
-            .exists()
+            Session.objects.using(self._db(False)).filter(pk=key_hash, expires__gt=_now()).exists()
         )
 
     indexes_users = True
 
     @classmethod
     def _user_records(cls, user_id: str) -> list[tuple[str, Record]]:
+        if (pk := db_time.user_pk(user_id)) is None:
+            return []
         now = time.time()
-        rows = Session.objects.using(cls._db(False)).filter(user_id=user_id, expires__gt=now)
+        rows = Session.objects.using(cls._db(False)).filter(
+            user_id=pk, expires__gt=db_time.to_datetime(now)
+        )
         records = []
         for row in rows:
             try:
@@ -243,11 +272,14 @@ class SessionStore(BaseStore):
         holding the old row's lock makes the DELETE wait, then skip the old row, and its new
         row, committed after the DELETE's snapshot (READ COMMITTED), is not seen; the plain
         read after it is, and another DELETE ends it."""
-        others = Session.objects.using(cls._db(True)).filter(user_id=user_id)
+        if (pk := db_time.user_pk(user_id)) is None:
+            return []
+        others = Session.objects.using(cls._db(True)).filter(user_id=pk)
         others = others.exclude(pk=keep or "")
+        user = db_time.user_param(connections[cls._db(True)], user_id)
         ended: list[str] = []
         for _ in range(END_ROUNDS):
-            ended += (row[0] for row in cls._returning(db_sql.end_user_sql, user_id, keep or ""))
+            ended += (row[0] for row in cls._returning(db_sql.end_user_sql, user, keep or ""))
             if not others.exists():
                 break
         return ended
@@ -256,9 +288,15 @@ class SessionStore(BaseStore):
     def _purge_expired(cls) -> Iterator[Purged]:
         """Delete expired rows in batches of ``PURGE_BATCH``, yielding each; until a batch
         deletes none (a concurrent purge took the rest)."""
-        now = time.time()
+        connection = connections[cls._db(True)]
+        now = db_time.to_db(connection, time.time())
         while rows := cls._returning(purge_batch, now, now):
-            yield from ((key_hash, user_id) for key_hash, user_id in rows)
+            yield from ((key_hash, _user_id(user)) for key_hash, user in rows)
+
+
+def _user_id(value: Any) -> str | None:
+    """A user column's raw value as ``_auth_user_id`` says it (``None``: no user)."""
+    return None if value is None else str(value)
 
 
 def purge_batch(vendor: str, quote: Any) -> str:

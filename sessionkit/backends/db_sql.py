@@ -17,6 +17,14 @@ nothing, without ``SELECT ... FOR UPDATE``):
   ``\\u0000`` in a string still fails the statement (``DataError``): the store then takes
   the locked path.
 
+Times are datetime columns (:mod:`sessionkit.backends.db_time` converts the parameters):
+SQLite holds them as Django writes them, ``YYYY-MM-DD HH:MM:SS[.ffffff]`` text that sorts
+as it compares, so ``MIN``/``MAX`` work on them and a touch adds the age with
+``strftime(..., now, '+N seconds')`` (milliseconds: enough for an expiry); PostgreSQL adds
+an interval. The user column is set through ``(SELECT pk FROM <user table> WHERE pk = %s)``:
+an id naming no user (deleted meanwhile) stores ``NULL`` instead of failing the foreign key
+at commit, in the same one statement.
+
 The lifetime is merged in the same statement (issue 8): a delta that does not set or remove
 ``_session_expiry`` keeps the stored touch window and carries the stored lifetime to this
 write's time (``expires + age``, never earlier than stored; a fixed date, ``age`` NULL,
@@ -31,6 +39,7 @@ from typing import Any, NamedTuple
 
 from django.db.models import Field
 
+from sessionkit.backends import db_time
 from sessionkit.models import Session
 from sessionkit.session_fields import Delta, join_fields
 
@@ -74,7 +83,17 @@ def _names(vendor: str, quote: Any) -> dict[str, str]:
     """Quoted table and column names (``quote``: the connection's ``ops.quote_name``)."""
     names = {name: quote(_column(name)) for name in INSERT_COLUMNS}
     names["table"] = quote(Session._meta.db_table)
+    target = db_time.user_pk_field()
+    assert target.column is not None
+    names["user_table"] = quote(target.model._meta.db_table)
+    names["user_pk"] = quote(target.column)
     return names
+
+
+def _user_sql(names: dict[str, str], param: str) -> str:
+    """The user's key if that user exists, else NULL (never a foreign-key violation)."""
+    pk = names["user_pk"]
+    return f"(SELECT {pk} FROM {names['user_table']} WHERE {pk} = {param})"
 
 
 @functools.cache
@@ -99,7 +118,7 @@ def insert_sql(vendor: str, quote: Any) -> str:
     """Create a row unless the key is taken (0 rows): no exception, so no savepoint."""
     n = _names(vendor, quote)
     columns = ", ".join(n[c] for c in INSERT_COLUMNS)
-    marks = ", ".join(["%s"] * len(INSERT_COLUMNS))
+    marks = ", ".join(_user_sql(n, "%s") if c == "user_id" else "%s" for c in INSERT_COLUMNS)
     return (
         f"INSERT INTO {n['table']} ({columns}) VALUES ({marks}) "
         f"ON CONFLICT ({n['key_hash']}) DO NOTHING"
@@ -158,6 +177,13 @@ def _later(vendor: str, a: str, b: str) -> str:
     return f"GREATEST({a}, {b})" if vendor == "postgresql" else f"MAX({a}, {b})"
 
 
+def _plus_seconds(vendor: str, when: str, seconds: str) -> str:
+    """``when`` plus ``seconds`` (an integer expression), as the column stores times."""
+    if vendor == "postgresql":
+        return f"{when} + {seconds} * INTERVAL '1 second'"
+    return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {when}, '+' || {seconds} || ' seconds')"
+
+
 def _param(vendor: str, name: str, kind: str) -> str:
     """A named placeholder, typed where PostgreSQL may need it (a NULL parameter)."""
     return f"%({name})s::{kind}" if vendor == "postgresql" else f"%({name})s"
@@ -198,13 +224,13 @@ def _update_sql(
                 for i in range(start, min(changed, start + SQLITE_SET_PAIRS))
             ]
             data_sql = f"json_set({data_sql}, {', '.join(pairs)})"
-    now = _param(vendor, "now", "double precision")
-    deadline = _earliest(vendor, n["deadline"], _param(vendor, "deadline", "double precision"))
+    now = _param(vendor, "now", "timestamptz")
+    deadline = _earliest(vendor, n["deadline"], _param(vendor, "deadline", "timestamptz"))
     age = _param(vendor, "age", "integer")
     if replace:  # the writer's age and expiry; the deadline never later than stored
-        expires = _earliest(vendor, _param(vendor, "expires", "double precision"), deadline)
+        expires = _earliest(vendor, _param(vendor, "expires", "timestamptz"), deadline)
     else:  # the stored age carried to now; a fixed date (age NULL) stays
-        touched = _later(vendor, n["expires"], f"{now} + {n['age']}")
+        touched = _later(vendor, n["expires"], _plus_seconds(vendor, now, n["age"]))
         carried = f"CASE WHEN {n['age']} IS NULL THEN {n['expires']} ELSE {touched} END"
         expires = _earliest(vendor, carried, deadline)
     # An indexed column left out of SET (user_id) is not written: SQLite then leaves its
@@ -215,7 +241,7 @@ def _update_sql(
         sets.append(f"{n['age']} = {age}")
     sets.append(f"{n['deadline']} = {deadline}")
     if user == "set":
-        sets.append(f"{n['user_id']} = {_param(vendor, 'user', 'varchar')}")
+        sets.append(f"{n['user_id']} = {_user_sql(n, '%(user)s')}")
     sets += [f"{n['last_seen']} = {now}", f"{n['user_agent']} = %(agent)s", f"{n['ip']} = %(ip)s"]
     return (
         f"UPDATE {n['table']} SET {', '.join(sets)} "
@@ -230,8 +256,8 @@ def update(
     as it is, or ``None`` where SQLite's JSON paths cannot name a key."""
     vendor = connection.vendor
     params: dict[str, Any] = {
-        "now": now,
-        "deadline": record.deadline,
+        "now": db_time.to_db(connection, now),
+        "deadline": db_time.to_db(connection, record.deadline),
         "agent": record.client.user_agent,
         "ip": record.client.ip,
         "key": key_hash,
@@ -258,8 +284,9 @@ def update(
         replace = EXPIRY_KEY in changed or EXPIRY_KEY in delta.removed
         user = "set" if USER_KEY in changed or USER_KEY in delta.removed else "keep"
     if replace:
-        params["expires"], params["age"] = record.expires, record.age
+        params["expires"] = db_time.to_db(connection, record.expires)
+        params["age"] = record.age
     if user == "set":
-        params["user"] = record.user_id
+        params["user"] = db_time.user_param(connection, record.user_id)
     quote = connection.ops.quote_name
     return Statement(_update_sql(vendor, quote, data, replace, user), params)

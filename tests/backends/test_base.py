@@ -26,6 +26,7 @@ from sessionkit.backends.db import SessionStore as DbStore
 from sessionkit.backends.db import _record as db_record
 from sessionkit.backends.memory import SessionStore as MemoryStore
 from sessionkit.models import Session
+from tests.helpers import at, user_id
 
 pytestmark = [pytest.mark.db, pytest.mark.django_db(transaction=True)]
 
@@ -271,12 +272,13 @@ def test_a_concurrent_writer_never_pushes_the_deadline_back(merging, twin, setti
 def test_a_write_of_another_key_keeps_the_user_a_concurrent_login_stored(merging, twin):
     """The per-user index (``end_user_sessions``) follows the merged session."""
     a, b = loaded_twice(merging, x=0)
-    a["_auth_user_id"] = "7"
+    user = user_id()
+    a["_auth_user_id"] = user
     twin(a, "save")
     b["b"] = 1
     twin(b, "save")
     record = stored(merging, a.session_key)
-    assert record is not None and record.user_id == "7"
+    assert record is not None and record.user_id == user
 
 
 # -- the settings in force at read time (a lowered ABSOLUTE_TIMEOUT or MAX_AGE) -----------
@@ -298,7 +300,9 @@ def backdate(store: type[BaseStore], session_key: str | None, created: float, se
         with MemoryStore._lock:
             MemoryStore._records[key_hash] = replace(record, **times)  # type: ignore[arg-type]
     else:
-        Session.objects.filter(pk=key_hash).update(**times)
+        Session.objects.filter(pk=key_hash).update(
+            **{name: None if t is None else at(t) for name, t in times.items()}
+        )
 
 
 @pytest.mark.parametrize(

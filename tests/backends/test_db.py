@@ -10,17 +10,22 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import UpdateError
 from django.db import connection, transaction
 from django.db.models import F
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
+from hypothesis import given
+from hypothesis import strategies as st
 
+from sessionkit import users as sessionkit_users
 from sessionkit.backends import db_sql
 from sessionkit.backends.base import hash_key
 from sessionkit.backends.db import SessionStore
 from sessionkit.models import Session
 from tests.backends.conformance import SessionTestsMixin, SignalTestsMixin
+from tests.helpers import epoch, user_id
 
 pytestmark = pytest.mark.db
 
@@ -32,8 +37,14 @@ class DatabaseStoreConformanceTests(SessionTestsMixin, TestCase):
 class DatabaseStoreSignalTests(SignalTestsMixin, TestCase):
     backend = SessionStore
 
+    def setUp(self) -> None:
+        # The user column is a foreign key: the mixin's sessions belong to user 7.
+        User.objects.create(pk=7, username="seven")
+
     def age(self, session_key: str, seconds: int) -> None:
-        Session.objects.filter(pk=hash_key(session_key)).update(created=F("created") - seconds)
+        Session.objects.filter(pk=hash_key(session_key)).update(
+            created=F("created") - timedelta(seconds=seconds)
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -84,9 +95,11 @@ def test_log_out_other_devices_ends_a_session_cycled_while_it_runs():
     if connection.vendor != "postgresql":
         pytest.skip("row locks and READ COMMITTED snapshots: runs in the PostgreSQL pass")
 
+    user = user_id()
+
     def logged_in() -> SessionStore:
         session = SessionStore()
-        session.update({"_auth_user_id": "7", "x": "device data"})
+        session.update({"_auth_user_id": user, "x": "device data"})
         session.save()
         return session
 
@@ -106,7 +119,7 @@ def test_log_out_other_devices_ends_a_session_cycled_while_it_runs():
     def log_out_others() -> None:
         try:
             assert cycled.wait(timeout=10)
-            ended.append(SessionStore._end_user_records("7", hash_key(device_a.session_key)))
+            ended.append(SessionStore._end_user_records(user, hash_key(device_a.session_key)))
         finally:
             connections.close_all()
 
@@ -170,7 +183,8 @@ def stored(session_key: str) -> Session:
 def age_by(session_key: str, seconds: float) -> None:
     """Pretend the session was last touched ``seconds`` ago."""
     Session.objects.filter(pk=hash_key(session_key)).update(
-        expires=F("expires") - seconds, last_seen=F("last_seen") - seconds
+        expires=F("expires") - timedelta(seconds=seconds),
+        last_seen=F("last_seen") - timedelta(seconds=seconds),
     )
 
 
@@ -193,7 +207,7 @@ def test_a_rolling_read_within_the_slack_is_one_statement_past_it_one_write_per_
     age_by(key, 120)  # past it: the read pushes the expiry back, once
     sql = statements(lambda: via(SessionStore(key), "load"))
     assert [q.split()[0] for q in sql] == ["SELECT", "UPDATE"]
-    assert stored(key).expires == pytest.approx(time.time() + stored(key).age, abs=5)
+    assert epoch(stored(key).expires) == pytest.approx(time.time() + stored(key).age, abs=5)
     assert len(statements(lambda: via(SessionStore(key), "load"))) == 1  # the next read
 
 
@@ -312,15 +326,16 @@ def test_a_concurrent_write_keeps_a_fixed_expiry_date(via):
     via(b, "save")
     row = stored(a.session_key)
     assert row.age is None
-    assert row.expires == pytest.approx(fixed.timestamp(), abs=1)
+    assert epoch(row.expires) == pytest.approx(fixed.timestamp(), abs=1)
 
 
 @COUNTED
 def test_removing_the_user_clears_it_and_other_writes_keep_it(via):
-    a, b = loaded_twice(_auth_user_id="7", x=0)
+    user = user_id()
+    a, b = loaded_twice(_auth_user_id=user, x=0)
     b["b"] = 1
     via(b, "save")
-    assert stored(a.session_key).user_id == "7"
+    assert str(stored(a.session_key).user_id) == user
     del a["_auth_user_id"]
     via(a, "save")
     assert stored(a.session_key).user_id is None
@@ -342,7 +357,7 @@ def test_a_write_never_brings_back_a_session_that_ended_meanwhile(via, end):
     if end == "deleted":
         assert not Session.objects.filter(pk=hash_key(key)).exists()
     else:
-        assert stored(key).expires < time.time()
+        assert epoch(stored(key).expires) < time.time()
         assert json.loads(stored(key).data) == {"x": 1}
 
 
@@ -439,3 +454,132 @@ def test_concurrent_logouts_of_one_session_send_one_session_ended():
             thread.join(timeout=30)
     assert [(name, handle) for name, handle, _ in seen.events()] == [("ended", hash_key(key))]
     assert not Session.objects.filter(pk=hash_key(key)).exists()
+
+
+# -- the user column: a foreign key to AUTH_USER_MODEL (issue 11) --------------------------
+
+
+@pytest.mark.django_db
+def test_deleting_a_user_ends_their_sessions():
+    from django.contrib.auth.models import User
+
+    import sessionkit.test
+
+    lin = User.objects.create_user("lin", password="pw-123456")
+    phone, other = sessionkit.test.Client(), sessionkit.test.Client()
+    assert phone.login(username="lin", password="pw-123456")
+    other.force_login(User.objects.create_user("mo"))
+    assert stored(phone.session.session_key).user == lin
+    lin.delete()
+    assert not Session.objects.filter(user_id=lin.pk).exists()
+    assert phone.get("/read/").json()["key"] is None
+    assert other.get("/read/").json()["key"] is not None
+
+
+def missing_user() -> str:
+    """A user id as a deleted user leaves it in a session: it names nobody now."""
+    from django.contrib.auth.models import User
+
+    user = User.objects.create_user("gone")
+    pk = str(user.pk)
+    user.delete()
+    return pk
+
+
+WRITES: dict[str, Callable[[SessionStore, Callable[..., Any], str], None]] = {
+    "create": lambda session, via, user: (
+        session.update({"_auth_user_id": user}),
+        via(session, "save"),
+    ),
+    "update": lambda session, via, user: (
+        via(session, "load"),
+        session.update({"_auth_user_id": user}),
+        via(session, "save"),
+    ),
+    "locked update": lambda session, via, user: (
+        via(session, "load"),
+        session.update({"_auth_user_id": user, 'quo"te': 1}),
+        via(session, "save"),
+    ),
+    "cycle_key": lambda session, via, user: (
+        via(session, "load"),
+        session.update({"_auth_user_id": user}),
+        via(session, "cycle_key"),
+    ),
+}
+
+
+@COUNTED
+@pytest.mark.parametrize("write", list(WRITES))
+@pytest.mark.parametrize("user", ["deleted", "no valid key"])
+def test_a_session_naming_no_existing_user_is_saved_with_no_user(via, write, user):
+    """A session saved for a user deleted meanwhile (or an id that is no key of the user
+    model) keeps its data and stores no user: never a foreign-key violation at commit
+    (PostgreSQL defers the check) nor a type error."""
+    user_id = missing_user() if user == "deleted" else "not-a-pk"
+    session = SessionStore(None if write == "create" else saved(x=1))
+    with transaction.atomic():  # committed for real: deferred constraints are checked
+        WRITES[write](session, via, user_id)
+    row = stored(session.session_key)
+    assert row.user_id is None
+    assert SessionStore(session.session_key).load()["_auth_user_id"] == user_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_logging_in_a_deleted_user_is_not_a_500(client):
+    response = client.get("/write/", {"_auth_user_id": json.dumps(missing_user()), "x": "1"})
+    assert response.status_code == 200
+    assert Session.objects.get().user_id is None
+
+
+@pytest.mark.django_db
+def test_a_user_id_that_is_no_key_has_no_sessions_to_list_or_end():
+    saved(_auth_user_id=user_id(), x=1)
+    assert sessionkit_users.user_sessions("not-a-pk") == []
+    assert sessionkit_users.end_user_sessions("not-a-pk") == 0
+    assert Session.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_row_whose_time_is_not_a_date_starts_a_fresh_session(caplog):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL's timestamptz holds only dates")
+    key = saved(x=1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE sessionkit_session SET created = 'not a date' WHERE key_hash = %s",
+            [hash_key(key)],
+        )
+    assert SessionStore(key).load() == {}
+    assert "undecodable session row" in caplog.text
+
+
+@COUNTED
+def test_without_use_tz_the_times_are_naive_in_time_zone(via, settings):
+    """As Django writes any DateTimeField: the admin and SQL read local wall-clock times."""
+    from zoneinfo import ZoneInfo
+
+    settings.USE_TZ, settings.TIME_ZONE = False, "America/New_York"
+    key = saved(x=1)
+    row = stored(key)
+    assert row.created.tzinfo is None
+    wall = datetime.now(ZoneInfo("America/New_York")).replace(tzinfo=None)
+    assert abs(row.created - wall) < timedelta(seconds=5)
+    session = SessionStore(key)
+    via(session, "load")
+    age_by(key, 3600)  # used an hour ago, as far as the row says
+    session["x"] = 2
+    via(session, "save")  # the merged UPDATE carries the expiry to now + age, in SQL
+    assert epoch(stored(key).expires) == pytest.approx(time.time() + stored(key).age, abs=5)
+    assert SessionStore(key).load() == {"x": 2}
+
+
+@pytest.mark.django_db
+@given(st.floats(min_value=0, max_value=2**33, allow_nan=False))
+def test_a_time_the_raw_statements_write_is_the_text_django_writes(epoch_seconds):
+    """SQLite compares the times as text: the store's shortcut must write Django's text."""
+    from sessionkit.backends import db_time
+
+    written = db_time.to_db(connection, epoch_seconds)
+    django = connection.ops.adapt_datetimefield_value(db_time.to_datetime(epoch_seconds))
+    assert written == django

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.http import HttpResponse
 from django.test import Client, override_settings
@@ -81,7 +82,8 @@ def sqlite_file_database(
 ) -> Iterator[None]:
     """Sessions in a SQLite file database of this test's own (locks need a file, and a
     short ``timeout`` bounds the wait for one), with the ``IMMEDIATE`` transactions
-    Django recommends for concurrent writers. ``create_table=False`` leaves it empty."""
+    Django recommends for concurrent writers; the user model's table beside it, as the
+    sessions' user refers to it. ``create_table=False`` leaves it empty."""
     entry = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(path),
@@ -94,6 +96,7 @@ def sqlite_file_database(
     try:
         if create_table:
             with connections[SQLITE_ALIAS].schema_editor() as editor:
+                editor.create_model(get_user_model())  # the table's user is a foreign key
                 editor.create_model(Session)
         with override_settings(DATABASE_ROUTERS=[f"{__name__}.SessionsToSqliteFile"]):
             yield
