@@ -153,7 +153,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session = self.Store(cookie.key)  # type: ignore[call-arg]
         if session.session_key is None and cookie.key is not None:  # the store rejected it
             cookie = CookieState(present=True, key=None, stale_signature=False)
-        session.begin(partial(conf.genid, request) if conf.genid else None, client_info(request))
+        secure = conf.cookie.secure
+        session.begin(
+            partial(conf.genid, request) if conf.genid else None,
+            client_info(request),
+            cookie_secure=secure is True or (secure == "auto" and is_secure(request, conf)),
+        )
         request.session = session  # type: ignore[assignment]
         request._sessionkit = RequestSession(conf, cookie, session)  # type: ignore[attr-defined]
 

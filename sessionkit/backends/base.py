@@ -1,7 +1,8 @@
 """The contract every sessionkit store fulfils, on top of Django's ``SessionBase``.
 
 A store implements a handful of primitives over an opaque *record* keyed by the SHA-256
-of the session id (so a copy of the store holds no usable cookie):
+of the session id (so a copy of the store holds no usable cookie; ``_storage_key``, which
+a store read by another program by id overrides):
 
 - ``_fetch(key_hash, now)``: the live record or ``None``; a store that can pushes the expiry
   back in the same round trip (read-and-touch);
@@ -159,8 +160,11 @@ class TrackedSession(Protocol):
     #: The error that made the store unavailable during this request, if any.
     failure: StoreUnavailable | None
 
-    def begin(self, genid: Callable[[], str] | None, client: ClientInfo) -> None:
-        """Take what the store needs from the request: the GENID hook, the client."""
+    def begin(
+        self, genid: Callable[[], str] | None, client: ClientInfo, *, cookie_secure: bool = False
+    ) -> None:
+        """Take what the store needs from the request: the GENID hook, the client, whether
+        the cookie this response may send is Secure."""
 
     def load_to_touch(self) -> None:
         """Load the session for its side effect: the store pushes its expiry back."""
@@ -196,6 +200,8 @@ class Tracking:
         #: Set by the middleware: who is making the request, and the GENID hook.
         self.client = ClientInfo()
         self.genid: Callable[[], str] | None = None
+        #: Whether a cookie sent on this response is Secure (``SECURE="auto"`` decided).
+        self.cookie_secure = False
         #: The stored expiry as loaded (before any touch), for re-signing a cookie;
         #: ``None`` where the store does not say (Django's engines).
         self.loaded_expires: float | None = None
@@ -203,8 +209,10 @@ class Tracking:
         #: touch slack); ``None`` when the read renewed it, or where unknown.
         self.stored_expires: float | None = None
 
-    def begin(self, genid: Callable[[], str] | None, client: ClientInfo) -> None:
-        self.genid, self.client = genid, client
+    def begin(
+        self, genid: Callable[[], str] | None, client: ClientInfo, *, cookie_secure: bool = False
+    ) -> None:
+        self.genid, self.client, self.cookie_secure = genid, client, cookie_secure
 
     def _failed(self, error: StoreUnavailable) -> None:
         self.failure = error
@@ -382,6 +390,13 @@ class SessionStore(Tracking, SessionBase):
 
     # -- ids and expiry ---------------------------------------------------------------
 
+    @staticmethod
+    def _storage_key(session_key: str) -> str:
+        """The key a session id is stored under: its SHA-256 (:func:`hash_key`), so a copy
+        of the store holds no usable cookie. A store another program reads by id
+        (``connect_redis``) stores it as it is."""
+        return hash_key(session_key)
+
     def _validate_session_key(self, key: Any) -> bool:
         return valid_session_key(key)
 
@@ -450,7 +465,7 @@ class SessionStore(Tracking, SessionBase):
         if self.session_key is None:
             return {}
         now = time.time()
-        key_hash = hash_key(self.session_key)
+        key_hash = self._storage_key(self.session_key)
         record = self._io(self._fetch, key_hash, now)
         in_force = self._in_force(record, now)
         if record is not None and in_force is None and record.is_live(now):
@@ -461,7 +476,7 @@ class SessionStore(Tracking, SessionBase):
         if self.session_key is None:
             return {}
         now = time.time()
-        key_hash = hash_key(self.session_key)
+        key_hash = self._storage_key(self.session_key)
         record = await self._aio(self._afetch, key_hash, now)
         in_force = self._in_force(record, now)
         if record is not None and in_force is None and record.is_live(now):
@@ -489,7 +504,7 @@ class SessionStore(Tracking, SessionBase):
             last_seen=now,
         )
         delta = None if must_create or self._saved is None else diff(self._saved, fields)
-        return hash_key(self.session_key), record, delta
+        return self._storage_key(self.session_key), record, delta
 
     def _saved_as(self, record: Record, ok: bool, must_create: bool) -> None:
         if not ok:
@@ -554,10 +569,10 @@ class SessionStore(Tracking, SessionBase):
     # -- deleting, cycling ------------------------------------------------------------
 
     def exists(self, session_key: str | None) -> bool:
-        return session_key is not None and self._io(self._contains, hash_key(session_key))
+        return session_key is not None and self._io(self._contains, self._storage_key(session_key))
 
     async def aexists(self, session_key: str | None) -> bool:
-        return session_key is not None and await self._aio(self._acontains, hash_key(session_key))
+        return session_key is not None and await self._aio(self._acontains, self._storage_key(session_key))
 
     def _deleting(self, session_key: str | None) -> str | None:
         key = self.session_key if session_key is None else session_key
@@ -567,11 +582,11 @@ class SessionStore(Tracking, SessionBase):
 
     def delete(self, session_key: str | None = None) -> None:
         if (key := self._deleting(session_key)) is not None:
-            self._io(self._remove, hash_key(key))
+            self._io(self._remove, self._storage_key(key))
 
     async def adelete(self, session_key: str | None = None) -> None:
         if (key := self._deleting(session_key)) is not None:
-            await self._aio(self._aremove, hash_key(key))
+            await self._aio(self._aremove, self._storage_key(key))
 
     def flush(self) -> None:
         super().flush()
@@ -610,7 +625,7 @@ class SessionStore(Tracking, SessionBase):
         if old is None or self._saved is None:  # nothing stored yet: Django's way
             super().cycle_key()
             return
-        old_hash = hash_key(old)
+        old_hash = self._storage_key(old)
         for _ in range(CREATE_ATTEMPTS):
             key_hash, record, delta = self._cycle_attempt(old_hash)
             status = self._io(self._rename, old_hash, key_hash, record, delta)
@@ -628,7 +643,7 @@ class SessionStore(Tracking, SessionBase):
         if old is None or self._saved is None:
             await super().acycle_key()
             return
-        old_hash = hash_key(old)
+        old_hash = self._storage_key(old)
         for _ in range(CREATE_ATTEMPTS):
             key_hash, record, delta = self._cycle_attempt(old_hash)
             status = await self._aio(self._arename, old_hash, key_hash, record, delta)

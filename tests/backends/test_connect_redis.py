@@ -1,0 +1,228 @@
+"""The connect_redis store against a real Redis: Django's session suite, the stored format
+(express-session's JSON under ``sess:<id>``), connect-redis's TTL and touch, the session
+lifetime carried by the ``cookie`` object, refused values, and the checks. The Express
+side itself is tests/e2e/test_express_interop.py."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from django.core.management import call_command
+from django.test import SimpleTestCase, override_settings
+
+from sessionkit.backends.connect_redis import SessionStore
+from sessionkit.backends.express_json import js_date, parse
+from sessionkit.conf import get_redis_settings, parse_redis
+from tests.backends.conformance import SessionTestsMixin
+
+pytestmark = pytest.mark.redis
+
+ENGINE = "sessionkit.backends.connect_redis"
+KIT = {"COOKIE": {"MAX_AGE": 3600, "SAMESITE": "Lax"}}
+
+
+@override_settings(SESSION_CACHE_ALIAS="redis", SESSION_ENGINE=ENGINE)
+class ConnectRedisConformanceTests(SessionTestsMixin, SimpleTestCase):
+    backend = SessionStore
+
+
+@pytest.fixture
+def store(redis_client: redis.Redis) -> Iterator[redis.Redis]:
+    with override_settings(SESSION_CACHE_ALIAS="redis", SESSION_ENGINE=ENGINE, SESSIONKIT=KIT):
+        yield redis_client
+
+
+def saved(**data: object) -> SessionStore:
+    session = SessionStore()
+    for key, value in data.items():
+        session[key] = value
+    session.save()
+    assert session.session_key is not None
+    return session
+
+
+def stored(client: redis.Redis, session_key: str, prefix: str = "sess:") -> dict[str, object]:
+    raw = client.get(prefix + session_key)
+    assert raw is not None
+    value: dict[str, object] = json.loads(raw)
+    return value
+
+
+def test_session_is_express_sessions_json_under_the_raw_id(store: redis.Redis) -> None:
+    before = time.time()
+    session = saved(cart={"items": [1, 2]}, name="Zoë")
+    key = session.session_key
+    assert key is not None
+    assert store.keys("*") == [f"sess:{key}".encode()]
+    value = stored(store, key)
+    assert list(value) == ["cookie", "cart", "name"]
+    assert value["cart"] == {"items": [1, 2]} and value["name"] == "Zoë"
+    cookie = value["cookie"]
+    assert isinstance(cookie, dict)
+    expires = datetime.fromisoformat(cookie.pop("expires")).timestamp()
+    assert before + 3600 - 1 <= expires <= time.time() + 3600
+    assert cookie == {
+        "originalMaxAge": 3600000,
+        "secure": False,
+        "httpOnly": True,
+        "path": "/",
+        "sameSite": "lax",
+    }
+    assert 3599 <= store.ttl(f"sess:{key}") <= 3600  # connect-redis's ceil(expires - now)
+
+
+def test_prefix_and_browser_session_ttl_come_from_sessionkit_redis(store: redis.Redis) -> None:
+    conf = {"CONNECT_PREFIX": "app:s:", "CONNECT_TTL": 600}
+    with override_settings(SESSIONKIT_REDIS=conf, SESSIONKIT={"COOKIE": {"MAX_AGE": None}}):
+        session = saved(x=1)
+        key = session.session_key
+        assert key is not None
+        value = stored(store, key, "app:s:")
+        assert value["cookie"] == {
+            "originalMaxAge": None,
+            "expires": None,
+            "secure": False,
+            "httpOnly": True,
+            "path": "/",
+            "sameSite": "lax",
+        }
+        assert 599 <= store.ttl(f"app:s:{key}") <= 600  # connect-redis's ttl option
+        assert SessionStore(key)["x"] == 1
+
+
+def test_reads_a_session_express_wrote_with_its_own_lifetime(store: redis.Redis) -> None:
+    """A "remember me" set on the Express side (cookie.maxAge of 30 days, drifted by a
+    millisecond as express-session's rolls leave it) reads as set_expiry(30 days), and a
+    Django write keeps it."""
+    month = 30 * 86400
+    text = json.dumps(
+        {
+            "cookie": {
+                "originalMaxAge": month * 1000 - 1,
+                "expires": js_date(time.time() + month),
+                "httpOnly": True,
+                "path": "/",
+            },
+            "userId": 7,
+            "cart": [],
+        }
+    )
+    store.set("sess:express-made-id-0001", text, ex=month)
+    session = SessionStore("express-made-id-0001")
+    assert session["userId"] == 7 and session["cart"] == []
+    assert session.get_expiry_age() == month
+    assert "cookie" not in session.keys()
+    session["cart"] = ["pear"]
+    session.save()
+    value = stored(store, "express-made-id-0001")
+    assert value["cookie"]["originalMaxAge"] == month * 1000  # type: ignore[index]
+    assert "_session_expiry" not in value
+    assert store.ttl("sess:express-made-id-0001") > month - 5
+
+
+def test_set_expiry_is_the_cookies_original_max_age(store: redis.Redis) -> None:
+    session = saved(x=1)
+    key = session.session_key
+    assert key is not None
+    session.set_expiry(120)
+    session.save()
+    assert stored(store, key)["cookie"]["originalMaxAge"] == 120000  # type: ignore[index]
+    assert store.ttl(f"sess:{key}") <= 120
+    session.set_expiry(0)  # a browser-session cookie: connect-redis's default TTL
+    session.save()
+    cookie = stored(store, key)["cookie"]
+    assert cookie["originalMaxAge"] is None and cookie["expires"] is None  # type: ignore[index]
+    assert store.ttl(f"sess:{key}") > 80000
+    assert SessionStore(key).get_expire_at_browser_close()
+    when = datetime.now(UTC) + timedelta(seconds=300)
+    session.set_expiry(when)
+    session.save()
+    cookie = stored(store, key)["cookie"]
+    assert cookie["expires"] == js_date(when.timestamp())  # type: ignore[index]
+    assert 298 <= store.ttl(f"sess:{key}") <= 300
+
+
+def test_a_read_touches_as_connect_redis_does(store: redis.Redis) -> None:
+    key = saved(x=1).session_key
+    assert key is not None
+    store.expire(f"sess:{key}", 100)  # an hour-long session, idle for most of it
+    assert SessionStore(key)["x"] == 1
+    assert store.ttl(f"sess:{key}") >= 3599
+    # within the touch slack (1% of the age, at most a minute): no write
+    store.expire(f"sess:{key}", 3590)
+    assert SessionStore(key)["x"] == 1
+    assert store.ttl(f"sess:{key}") <= 3590
+
+
+def test_a_value_json_cannot_hold_is_a_clear_error_and_writes_nothing(
+    store: redis.Redis,
+) -> None:
+    session = saved(x=1)
+    key = session.session_key
+    assert key is not None
+    session["when"] = datetime.now(UTC)
+    with pytest.raises(TypeError, match="'when' holds a datetime"):
+        session.save()
+    assert stored(store, key) == {"cookie": stored(store, key)["cookie"], "x": 1}
+    fresh = SessionStore()
+    fresh["cookie"] = {"mine": True}
+    with pytest.raises(ValueError, match="'cookie' is express-session's own"):
+        fresh.save()
+    assert store.keys("*") == [f"sess:{key}".encode()]
+
+
+@pytest.mark.parametrize(
+    "text", [b"not json", b"[1, 2]", b'{"x": 1}', b'{"cookie": 5}', b'{"cookie": {}, "n": 1e999}']
+)
+def test_a_value_that_is_not_an_express_session_is_a_fresh_session(
+    store: redis.Redis, text: bytes
+) -> None:
+    store.set("sess:planted-value-0001", text)
+    assert SessionStore("planted-value-0001").load() == {}
+    assert parse(text) is None
+
+
+def test_a_write_merges_into_what_another_request_stored(store: redis.Redis) -> None:
+    first = saved(a=1, b=1)
+    key = first.session_key
+    assert key is not None
+    second = SessionStore(key)
+    assert second["b"] == 1
+    first["a"] = 2
+    first.save()
+    second["b"] = 2
+    second.save()
+    value = stored(store, key)
+    assert value["a"] == 2 and value["b"] == 2
+
+
+def test_cycle_key_leaves_the_old_id_dead(store: redis.Redis) -> None:
+    session = saved(x=1)
+    old = session.session_key
+    session.cycle_key()
+    assert session.session_key != old
+    assert store.get(f"sess:{old}") is None
+    assert stored(store, session.session_key or "")["x"] == 1
+
+
+def test_clearsessions_says_redis_expires_them(store: redis.Redis) -> None:
+    saved(x=1)
+    out = io.StringIO()
+    call_command("clearsessions", stdout=out)
+    assert "expires sessions by itself" in out.getvalue()
+    assert len(store.keys("*")) == 1
+
+
+def test_connect_settings_are_validated() -> None:
+    conf = parse_redis({"CONNECT_PREFIX": 5, "CONNECT_TTL": 0})
+    assert conf.connect_prefix == "sess:" and conf.connect_ttl == 86400
+    assert [p.id for p in conf.problems] == ["E010", "E010"]
+    with override_settings(SESSIONKIT_REDIS={"CONNECT_PREFIX": "x:", "CONNECT_TTL": 60}):
+        assert get_redis_settings().connect_prefix == "x:"
+        assert get_redis_settings().connect_ttl == 60
