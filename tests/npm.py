@@ -15,6 +15,7 @@ def npm_package(tmp_path_factory: pytest.TempPathFactory, spec: str, *more: str)
     install fails."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node/npm not on PATH: express-session interop not checked")
+    specs = " ".join((spec, *more))
     workdir: Path = tmp_path_factory.mktemp(spec.split("@")[0].replace("-", "_"))
     try:
         install = subprocess.run(
@@ -25,7 +26,7 @@ def npm_package(tmp_path_factory: pytest.TempPathFactory, spec: str, *more: str)
             timeout=180,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"npm install {' '.join((spec, *more))} failed: {exc}")
+        pytest.skip(f"npm install {specs} failed: {exc}")
     if install.returncode != 0:
-        pytest.skip(f"npm install {' '.join((spec, *more))} failed: {install.stderr.strip()[-300:]}")
+        pytest.skip(f"npm install {specs} failed: {install.stderr.strip()[-300:]}")
     return workdir

@@ -572,7 +572,9 @@ class SessionStore(Tracking, SessionBase):
         return session_key is not None and self._io(self._contains, self._storage_key(session_key))
 
     async def aexists(self, session_key: str | None) -> bool:
-        return session_key is not None and await self._aio(self._acontains, self._storage_key(session_key))
+        return session_key is not None and await self._aio(
+            self._acontains, self._storage_key(session_key)
+        )
 
     def _deleting(self, session_key: str | None) -> str | None:
         key = self.session_key if session_key is None else session_key

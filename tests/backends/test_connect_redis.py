@@ -117,7 +117,7 @@ def test_reads_a_session_express_wrote_with_its_own_lifetime(store: redis.Redis)
     session = SessionStore("express-made-id-0001")
     assert session["userId"] == 7 and session["cart"] == []
     assert session.get_expiry_age() == month
-    assert "cookie" not in session.keys()
+    assert "cookie" not in session
     session["cart"] = ["pear"]
     session.save()
     value = stored(store, "express-made-id-0001")

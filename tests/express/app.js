@@ -71,7 +71,9 @@ async function main() {
     req.session.destroy((err) => (err ? next(err) : res.json({ok: true})))
   })
   app.get("/remember", (req, res) => {
+    // A cookie change alone is no change to express-session: the flag makes it save.
     req.session.cookie.maxAge = Number(req.query.ms)
+    req.session.remember = true
     res.json({id: req.sessionID})
   })
   app.get("/hold", async (req, res) => {
