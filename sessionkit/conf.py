@@ -333,13 +333,15 @@ def _adopt_from(p: _Parser, raw: Mapping[str, Any]) -> type[Any] | None:
     hint = (
         "Set it to the SESSION_ENGINE the site used before sessionkit, one of "
         "django.contrib.sessions.backends.db, .cached_db, .cache, .file or "
-        ".signed_cookies (or None)."
+        ".signed_cookies, or sessionkit.backends.connect_redis (or None)."
     )
     try:
         engine = import_string(f"{path}.SessionStore") if isinstance(path, str) else None
     except Exception as exc:  # any import failure is a settings problem
         p.error("E024", f"SESSIONKIT['ADOPT_FROM'] = {path!r} cannot be imported: {exc}.", hint)
         return None
+    if isinstance(engine, type) and getattr(engine, "adopts_by_id", False):
+        return engine  # connect_redis: an Express app's sessions, moved to the same ids
     if not (isinstance(engine, type) and issubclass(engine, ENGINES)):
         p.error(
             "E024",

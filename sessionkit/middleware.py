@@ -136,15 +136,23 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_request(self, request: HttpRequest) -> None:
         conf = get_settings()
         cookie = read_cookie_state(request, conf)
-        if conf.adopt_from is not None and cookie.key is None:  # ADOPT_FROM hook
-            cookie = adopt.adopt(request, conf, self.Store, client_info(request)) or cookie
+        if conf.adopt_from is not None:  # ADOPT_FROM hook
+            if cookie.key is None:
+                cookie = adopt.adopt(request, conf, self.Store, client_info(request)) or cookie
+            elif adopt.moves_by_id(conf.adopt_from):
+                adopt.adopt_by_id(conf, self.Store, cookie.key)
         self.open_session(request, conf, cookie)
 
     async def aprocess_request(self, request: HttpRequest) -> None:
         conf = get_settings()
         cookie = read_cookie_state(request, conf)
-        if conf.adopt_from is not None and cookie.key is None:  # ADOPT_FROM hook
-            cookie = await adopt.aadopt(request, conf, self.Store, client_info(request)) or cookie
+        if conf.adopt_from is not None:  # ADOPT_FROM hook
+            if cookie.key is None:
+                cookie = (
+                    await adopt.aadopt(request, conf, self.Store, client_info(request)) or cookie
+                )
+            elif adopt.moves_by_id(conf.adopt_from):
+                await adopt.aadopt_by_id(conf, self.Store, cookie.key)
         self.open_session(request, conf, cookie)
 
     def open_session(

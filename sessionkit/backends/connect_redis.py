@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import redis
@@ -106,6 +106,9 @@ def _max_age_ms(custom: Any, now: float) -> tuple[int | None, float | None]:
 class SessionStore(BaseStore):
     """express-session + connect-redis's sessions, read and written as they do."""
 
+    #: ``ADOPT_FROM`` this store: its cookie is sessionkit's already (the same secret), so a
+    #: session moves to the same id (:func:`sessionkit.adopt.move_by_id`).
+    adopts_by_id: ClassVar[bool] = True
     expires_by_itself = True
     unavailable_errors: ClassVar[tuple[type[BaseException], ...]] = (
         *BaseStore.unavailable_errors,
@@ -283,3 +286,39 @@ class SessionStore(BaseStore):
     def _purge_expired(cls) -> int:
         """Nothing to do: Redis expires every session by its TTL."""
         return 0
+
+    # -- moving sessions out (ADOPT_FROM, once the Express app is retired) ---------------
+
+    @classmethod
+    def claim(cls, session_key: str) -> tuple[Fields, float] | None:
+        """Take a session out of the store: its fields and expiry, and the key deleted, in
+        one transaction (so of racing claimers exactly one gets it); ``None`` if it is not
+        there (moved already, ended, or not an express-session session)."""
+        name = key_name(session_key)
+        pipe = sync_client().pipeline(transaction=True)
+        raw, pttl, _ = pipe.get(name).pttl(name).delete(name).execute()
+        if (read := cls._read(raw, name)) is None:
+            return None
+        fields, original_max_age = read
+        now = time.time()
+        return fields, now + (pttl / 1000 if pttl >= 0 else touch_age(original_max_age))
+
+    @classmethod
+    def ids(cls, batch_size: int) -> Iterator[list[str]]:
+        """Every stored session id, ``batch_size`` at a time (``SCAN``: an id stored or
+        deleted meanwhile may or may not be listed, and one may be listed twice)."""
+        prefix = get_redis_settings().connect_prefix
+        batch: list[str] = []
+        pattern = _glob_escape(prefix) + "*"
+        for name in sync_client().scan_iter(match=pattern, count=batch_size):
+            batch.append(name.decode()[len(prefix) :] if isinstance(name, bytes) else name)
+            if len(batch) >= batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by a ``SCAN MATCH`` pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

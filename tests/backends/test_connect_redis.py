@@ -16,8 +16,11 @@ import redis
 from django.core.management import call_command
 from django.test import SimpleTestCase, override_settings
 
+from sessionkit.backends.base import hash_key
 from sessionkit.backends.connect_redis import SessionStore
 from sessionkit.backends.express_json import js_date, parse
+from sessionkit.backends.redis import SessionStore as RedisStore
+from sessionkit.backends.redis_wire import session_key_name
 from sessionkit.conf import get_redis_settings, parse_redis
 from tests.backends.conformance import SessionTestsMixin
 
@@ -226,3 +229,100 @@ def test_connect_settings_are_validated() -> None:
     with override_settings(SESSIONKIT_REDIS={"CONNECT_PREFIX": "x:", "CONNECT_TTL": 60}):
         assert get_redis_settings().connect_prefix == "x:"
         assert get_redis_settings().connect_ttl == 60
+
+
+# -- retiring the Express side: ADOPT_FROM into the Redis store ------------------------------
+
+SECRET = "keyboard cat, shared by both apps, long enough"
+MOVED = {
+    "SESSION_ENGINE": "sessionkit.backends.redis",
+    "SESSION_CACHE_ALIAS": "redis",
+    "SESSIONKIT": {"SECRET": SECRET, "ADOPT_FROM": ENGINE, **KIT},
+}
+
+
+def express_sessions(client: redis.Redis, count: int, ttl: int = 1800) -> list[str]:
+    """Sessions as the Express app left them (connect-redis's keys, express's JSON)."""
+    keys = []
+    for i in range(count):
+        key = f"express-session-id-{i:04d}"
+        cookie = {"originalMaxAge": 3600000, "expires": js_date(time.time() + ttl), "path": "/"}
+        client.set(f"sess:{key}", json.dumps({"cookie": cookie, "x": i}), ex=ttl)
+        keys.append(key)
+    return keys
+
+
+def test_adopt_from_connect_redis_is_accepted() -> None:
+    from sessionkit.conf import parse
+
+    with override_settings(**MOVED):
+        conf = parse(MOVED["SESSIONKIT"])
+    assert conf.adopt_from is SessionStore and conf.problems == ()
+
+
+def test_an_express_session_moves_to_the_same_id_on_its_next_request(
+    redis_client: redis.Redis,
+) -> None:
+    from django.test import Client
+
+    from sessionkit.signing import encode_cookie_value
+
+    (key,) = express_sessions(redis_client, 1)
+    with override_settings(**MOVED):
+        browser = Client()
+        browser.cookies["sessionid"] = encode_cookie_value(key, SECRET.encode())
+        response = browser.get("/read/")
+        assert response.json() == {"value": 0, "key": key}
+        assert "sessionid" not in response.cookies  # the cookie stays as it is
+        assert redis_client.get(f"sess:{key}") is None  # claimed from connect-redis's keys
+        assert redis_client.exists(session_key_name("sessionkit:", hash_key(key)))
+        assert RedisStore(key)["x"] == 0
+        # logged out after the move: not brought back from anywhere
+        browser.get("/flush/")
+        browser.cookies["sessionid"] = encode_cookie_value(key, SECRET.encode())
+        assert browser.get("/read/").json() == {"value": None, "key": None}
+
+
+def test_the_command_moves_every_express_session_once(redis_client: redis.Redis) -> None:
+    keys = express_sessions(redis_client, 7)
+    redis_client.set("sess:not-a-session-0001", b"not json")
+    with override_settings(**MOVED):
+        out, err = io.StringIO(), io.StringIO()
+        call_command("sessionkit_adopt", "--batch-size", "3", stdout=out, stderr=err)
+        assert "Moved 7 session(s), skipped 1" in out.getvalue()
+        assert "8/8" in err.getvalue()
+        assert redis_client.keys("sess:*") == []
+        # each under its id, ending when it would have (connect-redis's TTL kept)
+        names = [session_key_name("sessionkit:", hash_key(key)) for key in keys]
+        assert all(1790 <= redis_client.ttl(name) <= 1800 for name in names)
+        assert [RedisStore(key)["x"] for key in keys] == list(range(7))
+        again = io.StringIO()
+        call_command("sessionkit_adopt", stdout=again, stderr=io.StringIO())
+        assert "Moved 0 session(s), skipped 0" in again.getvalue()
+
+
+async def test_an_express_session_moves_on_the_async_path(redis_client: redis.Redis) -> None:
+    from django.test import AsyncClient
+
+    from sessionkit.signing import encode_cookie_value
+
+    (key,) = express_sessions(redis_client, 1)
+    with override_settings(**MOVED):
+        browser = AsyncClient()
+        browser.cookies["sessionid"] = encode_cookie_value(key, SECRET.encode())
+        response = await browser.get("/aread/")
+        assert response.json() == {"value": 0, "key": key}
+    assert redis_client.get(f"sess:{key}") is None
+
+
+def test_a_session_already_in_the_new_store_is_not_overwritten(redis_client: redis.Redis) -> None:
+    from sessionkit import adopt
+
+    (key,) = express_sessions(redis_client, 1)
+    with override_settings(**MOVED):
+        before = adopt.Legacy({"x": "moved before"}, time.time() + 60)
+        assert adopt.put(RedisStore, key, before, adopt.NO_CLIENT)
+        outcome = adopt.move_by_id(SessionStore, RedisStore, key)
+        assert outcome == adopt.Outcome("already", key)
+        assert RedisStore(key)["x"] == "moved before"
+        assert redis_client.get(f"sess:{key}") is None
