@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -22,6 +23,7 @@ from sessionkit.backends.express_json import js_date, parse
 from sessionkit.backends.redis import SessionStore as RedisStore
 from sessionkit.backends.redis_wire import session_key_name
 from sessionkit.conf import get_redis_settings, parse_redis
+from tests import servers
 from tests.backends.conformance import SessionTestsMixin
 
 pytestmark = pytest.mark.redis
@@ -326,3 +328,99 @@ def test_a_session_already_in_the_new_store_is_not_overwritten(redis_client: red
         assert outcome == adopt.Outcome("already", key)
         assert RedisStore(key)["x"] == "moved before"
         assert redis_client.get(f"sess:{key}") is None
+
+
+# -- writes: races, ends, odd values ---------------------------------------------------------
+
+
+class RacedStore(SessionStore):
+    """A store whose first read-merge-write sees another writer change ``b`` between its
+    read and its write (a real second client, so Redis's WATCH aborts the first try)."""
+
+    raced = False
+
+    def _merged(self, raw: bytes, name: str, record: Any, delta: Any) -> Any:
+        if not RacedStore.raced:
+            RacedStore.raced = True
+            other = redis.Redis.from_url(servers.redis_url())
+            value = json.loads(other.get(name) or b"{}")
+            other.set(name, json.dumps({**value, "b": "other"}), keepttl=True)
+            other.close()
+        return super()._merged(raw, name, record, delta)
+
+
+def test_a_write_raced_between_its_read_and_write_is_retried_and_keeps_both(
+    store: redis.Redis,
+) -> None:
+    key = saved(a=0, b=0).session_key
+    session = RacedStore(key)
+    session["a"] = "mine"
+    session.save()
+    assert RacedStore.raced
+    value = stored(store, key or "")
+    assert value["a"] == "mine" and value["b"] == "other"
+
+
+def test_a_negative_expiry_deletes_as_connect_redis_does(store: redis.Redis) -> None:
+    session = saved(x=1)
+    session.set_expiry(-1)
+    session.save()
+    assert store.keys("*") == []
+    fresh = SessionStore()
+    fresh["x"] = 1
+    fresh.set_expiry(-5)
+    fresh.save()  # expired as it is made: nothing stored
+    assert store.keys("*") == []
+
+
+def test_a_write_over_a_value_that_is_not_express_s_writes_the_whole_session(
+    store: redis.Redis,
+) -> None:
+    session = saved(x=1)
+    key = session.session_key or ""
+    session["y"] = 2
+    store.set(f"sess:{key}", b"planted", keepttl=True)
+    session.save()
+    assert {k: v for k, v in stored(store, key).items() if k != "cookie"} == {"x": 1, "y": 2}
+
+
+def test_cycle_key_of_a_session_destroyed_meanwhile_does_not_bring_it_back(
+    store: redis.Redis,
+) -> None:
+    from django.contrib.sessions.backends.base import UpdateError
+
+    session = saved(x=1)
+    assert session["x"] == 1
+    store.delete(f"sess:{session.session_key}")
+    with pytest.raises(UpdateError):
+        session.cycle_key()
+    assert store.keys("*") == []
+
+
+def test_cycle_key_to_an_id_already_taken_tries_another(store: redis.Redis) -> None:
+    from sessionkit.backends.base import ClientInfo
+
+    taken = saved(mine=False).session_key
+    session = saved(x=1)
+    ids = iter([taken, "a-fresh-id-for-the-cycled-session"])
+    session.begin(lambda: next(ids), ClientInfo())
+    session.cycle_key()
+    assert session.session_key == "a-fresh-id-for-the-cycled-session"
+    assert stored(store, taken or "")["mine"] is False
+    assert stored(store, session.session_key)["x"] == 1
+
+
+def test_the_cookie_object_follows_domain_and_samesite(store: redis.Redis) -> None:
+    cookie = {"MAX_AGE": 60, "DOMAIN": ".example.com", "SAMESITE": False, "SECURE": True}
+    with override_settings(SESSIONKIT={"COOKIE": cookie}):
+        key = saved(x=1).session_key or ""
+        written = stored(store, key)["cookie"]
+    assert isinstance(written, dict)
+    assert written["domain"] == ".example.com" and written["secure"] is True
+    assert "sameSite" not in written
+
+
+def test_a_cookie_expiry_that_is_not_a_date_reads_as_none() -> None:
+    parsed = parse(b'{"cookie": {"originalMaxAge": 5000, "expires": 5}, "x": 1}')
+    assert parsed is not None and parsed.expires is None and parsed.original_max_age == 5000
+    assert parse(b'{"cookie": {"expires": "soon"}}') == parse(b'{"cookie": {}}')
