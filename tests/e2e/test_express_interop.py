@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import unquote
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import httpx
@@ -28,6 +29,7 @@ from django.test import override_settings
 from django.urls import path
 from django.utils.dateparse import parse_datetime
 
+from sessionkit.signing import decode_cookie_value
 from tests import servers
 from tests.express import ExpressApp, install
 from tests.helpers import close_thread_connections
@@ -183,10 +185,6 @@ def jar() -> Iterator[httpx.Client]:
 
 def sid(jar: httpx.Client) -> str:
     """The session id the browser's cookie names (verified as either app would)."""
-    from urllib.parse import unquote
-
-    from sessionkit.signing import decode_cookie_value
-
     verified = decode_cookie_value(unquote(jar.cookies[NAME]), (SECRET.encode(),))
     assert verified is not None
     return verified.value
@@ -449,3 +447,27 @@ def test_a_login_on_django_writes_the_user_id_node_reads(
         assert node_json(jar, f"{django}/whoami/") == {"username": "ada"}
         jar.get(f"{django}/flush/")
     assert node_json(jar, f"{node}/read")["data"] == {}
+
+
+@pytest.mark.parametrize("resave", [True, False])
+@pytest.mark.parametrize("side", ["node", "django"])
+def test_resave_as_each_side_says(
+    express: Callable[..., str],
+    jar: httpx.Client,
+    redis_client: redis.Redis,
+    side: str,
+    resave: bool,
+) -> None:
+    """A request that reads and changes nothing rewrites the stored session (a new
+    ``cookie.expires``) exactly when its side's resave says so; else it only touches."""
+    node = express(resave=resave and side == "node")
+    with django_app(SESSIONKIT=kit(RESAVE=resave and side == "django")) as django:
+        node_json(jar, f"{node}/write?x=1")
+        key = sid(jar)
+        before = redis_client.get(f"sess:{key}")
+        redis_client.expire(f"sess:{key}", 100)
+        node_json(jar, f"{node}/read" if side == "node" else f"{django}/dump/")
+        after = redis_client.get(f"sess:{key}")
+    assert (after != before) is resave
+    assert json.loads(after or b"{}")["x"] == 1
+    assert redis_client.ttl(f"sess:{key}") >= 3598  # touched, if not rewritten
