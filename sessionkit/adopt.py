@@ -28,8 +28,8 @@ brought back from its legacy record. What each engine guarantees:
 
 ``sessionkit.backends.connect_redis`` (an Express app's sessions, once it is retired) is
 adopted by id (:func:`move_by_id`): its cookie already verifies as sessionkit's (the same
-secret), so each session moves to the same id, claimed by a transaction that reads and
-deletes it, and nobody's cookie changes.
+secret), so each session moves to the same id, copied first and then deleted in a
+transaction watching it since it was read, and nobody's cookie changes.
 
 A request that loses the race is served the new id only if the winner has stored it
 already, else as a fresh session, and never clears the cookie (the winner's response sets
@@ -309,15 +309,20 @@ def moves_by_id(engine: type[Any]) -> bool:
 
 def move_by_id(engine: type[Any], store_class: type[TrackedSession], key: str) -> Outcome:
     """Move the session ``key`` of a by-id engine into sessionkit's store under ``key``,
-    expiring when it would have: claimed (read and deleted) first, so a session moved and
-    then ended is never brought back from the source."""
-    claimed = engine.claim(key)
-    if claimed is None:
+    expiring when it would have. The source is deleted only if it did not change since it
+    was read (:meth:`~sessionkit.backends.connect_redis.SessionStore.move_out`): a racing
+    request finds either the source or the copy, never neither, and a copy that lost that
+    race is removed, so a session moved and then ended is never brought back."""
+
+    def put_copy(fields: dict[str, str], expires: float) -> bool:
+        return put(store_class, key, Legacy(from_fields(fields), expires), NO_CLIENT)
+
+    status = engine.move_out(key, put_copy)
+    if status == "lost":
+        copy: Any = store_class()
+        copy.delete(key)
         return Outcome("gone")
-    fields, expires = claimed
-    if not put(store_class, key, Legacy(from_fields(fields), expires), NO_CLIENT):
-        return Outcome("already", key)
-    return Outcome("moved", key)
+    return Outcome(status, None if status == "gone" else key)
 
 
 def adopt_by_id(conf: SessionKitSettings, store_class: type[TrackedSession], key: str) -> None:

@@ -32,7 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 import redis
 from redis.exceptions import WatchError
@@ -58,6 +58,8 @@ logger = logging.getLogger(__name__)
 EXPIRY_KEY = "_session_expiry"
 
 T = TypeVar("T")
+#: What :meth:`SessionStore.move_out` did with a session.
+MoveResult = Literal["moved", "already", "lost", "gone"]
 
 
 def key_name(session_key: str) -> str:
@@ -290,18 +292,35 @@ class SessionStore(BaseStore):
     # -- moving sessions out (ADOPT_FROM, once the Express app is retired) ---------------
 
     @classmethod
-    def claim(cls, session_key: str) -> tuple[Fields, float] | None:
-        """Take a session out of the store: its fields and expiry, and the key deleted, in
-        one transaction (so of racing claimers exactly one gets it); ``None`` if it is not
-        there (moved already, ended, or not an express-session session)."""
+    def move_out(cls, session_key: str, put: Callable[[Fields, float], bool]) -> MoveResult:
+        """Move a session out of the store: ``put(fields, expires)`` stores it elsewhere
+        (``False``: taken there already), then the key is deleted, in a transaction
+        watching it since it was read. So a request that finds the key gone finds the
+        copy in place; and if the key changed or went meanwhile (another mover's copy
+        since ended by a logout, or the Express app still writing), the answer is
+        ``"lost"``, and the caller removes what ``put`` stored rather than bring a
+        session back. A value that is not an express-session session is deleted."""
         name = key_name(session_key)
-        pipe = sync_client().pipeline(transaction=True)
-        raw, pttl, _ = pipe.get(name).pttl(name).delete(name).execute()
-        if (read := cls._read(raw, name)) is None:
-            return None
-        fields, original_max_age = read
-        now = time.time()
-        return fields, now + (pttl / 1000 if pttl >= 0 else touch_age(original_max_age))
+        if not sync_client().exists(name):
+            return "gone"  # one round trip: every request's answer once it has moved
+        with sync_client().pipeline() as pipe:
+            pipe.watch(name)
+            raw, pttl = pipe.get(name), pipe.pttl(name)
+            if (read := cls._read(raw, name)) is None:
+                sync_client().delete(name)  # not express-session's (or gone meanwhile)
+                return "gone"
+            fields, original_max_age = read
+            expires = time.time() + (pttl / 1000 if pttl >= 0 else touch_age(original_max_age))
+            if not put(fields, expires):
+                sync_client().delete(name)  # moved already: the copy is the session
+                return "already"
+            pipe.multi()
+            pipe.delete(name)
+            try:
+                pipe.execute()
+            except WatchError:
+                return "lost"
+        return "moved"
 
     @classmethod
     def ids(cls, batch_size: int) -> Iterator[list[str]]:

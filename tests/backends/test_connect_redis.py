@@ -424,3 +424,30 @@ def test_a_cookie_expiry_that_is_not_a_date_reads_as_none() -> None:
     parsed = parse(b'{"cookie": {"originalMaxAge": 5000, "expires": 5}, "x": 1}')
     assert parsed is not None and parsed.expires is None and parsed.original_max_age == 5000
     assert parse(b'{"cookie": {"expires": "soon"}}') == parse(b'{"cookie": {}}')
+
+
+class RacedSource(SessionStore):
+    """A source whose session another mover deletes right after this one read it (the
+    other's move, then its user's logout), through a real second client."""
+
+    @staticmethod
+    def _read(raw: bytes | None, name: str) -> Any:
+        read = SessionStore._read(raw, name)
+        other = redis.Redis.from_url(servers.redis_url())
+        other.delete(name)
+        other.close()
+        return read
+
+
+def test_a_copy_whose_source_changed_meanwhile_is_removed_not_kept(
+    redis_client: redis.Redis,
+) -> None:
+    """The transaction deleting the source fails, and this mover's copy goes too: the
+    logged-out session is not brought back."""
+    from sessionkit import adopt
+
+    (key,) = express_sessions(redis_client, 1)
+    with override_settings(**MOVED):
+        assert adopt.move_by_id(RacedSource, RedisStore, key) == adopt.Outcome("gone")
+        assert not RedisStore().exists(key)
+        assert redis_client.keys("*") == []
