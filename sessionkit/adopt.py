@@ -26,6 +26,11 @@ brought back from its legacy record. What each engine guarantees:
   legacy cookie sent after the moved session ended moves it again, as it would have
   opened the legacy session. Remove ``ADOPT_FROM`` once that age has passed.
 
+``sessionkit.backends.connect_redis`` (an Express app's sessions, once it is retired) is
+adopted by id (:func:`move_by_id`): its cookie already verifies as sessionkit's (the same
+secret), so each session moves to the same id, copied first and then deleted in a
+transaction watching it since it was read, and nobody's cookie changes.
+
 A request that loses the race is served the new id only if the winner has stored it
 already, else as a fresh session, and never clears the cookie (the winner's response sets
 it). The legacy expiry is kept: the new record expires when the legacy one would have
@@ -62,6 +67,7 @@ from sessionkit.backends.base import ClientInfo, TrackedSession
 from sessionkit.backends.base import SessionStore as KitStore
 from sessionkit.conf import SessionKitSettings
 from sessionkit.rules import CookieState
+from sessionkit.session_fields import from_fields
 
 #: Django's engines ADOPT_FROM can read (a subclass of one works as that one).
 ENGINES: tuple[type[SessionBase], ...] = (
@@ -300,6 +306,42 @@ def move(
     return Outcome("moved", new_key)
 
 
+def moves_by_id(engine: type[Any]) -> bool:
+    """Whether ``engine``'s sessions move to the same id (``connect_redis``)."""
+    return bool(getattr(engine, "adopts_by_id", False))
+
+
+def move_by_id(engine: type[Any], store_class: type[TrackedSession], key: str) -> Outcome:
+    """Move the session ``key`` of a by-id engine into sessionkit's store under ``key``,
+    expiring when it would have. The source is deleted only if it did not change since it
+    was read (:meth:`~sessionkit.backends.connect_redis.SessionStore.move_out`): a racing
+    request finds either the source or the copy, never neither, and a copy that lost that
+    race is removed, so a session moved and then ended is never brought back."""
+
+    def put_copy(fields: dict[str, str], expires: float) -> bool:
+        return put(store_class, key, Legacy(from_fields(fields), expires), NO_CLIENT)
+
+    status = engine.move_out(key, put_copy)
+    if status == "lost":
+        copy: Any = store_class()
+        copy.delete(key)
+        return Outcome("gone")
+    return Outcome(status, None if status == "gone" else key)
+
+
+def adopt_by_id(conf: SessionKitSettings, store_class: type[TrackedSession], key: str) -> None:
+    """The middleware's hook for a verified cookie when ``ADOPT_FROM`` moves by id: the
+    session it names moves now if it is still in the source (one round trip otherwise)."""
+    assert conf.adopt_from is not None
+    move_by_id(conf.adopt_from, store_class, key)
+
+
+async def aadopt_by_id(
+    conf: SessionKitSettings, store_class: type[TrackedSession], key: str
+) -> None:
+    await sync_to_async(adopt_by_id)(conf, store_class, key)
+
+
 def legacy_value(request: HttpRequest) -> str | None:
     """The legacy cookie's value as Django's middleware read it (``request.COOKIES``)."""
     value = request.COOKIES.get(legacy_cookie_name())
@@ -359,7 +401,7 @@ def clear_legacy_cookie(request: HttpRequest, response: HttpResponseBase, name: 
 
 def listable(engine: type[SessionBase]) -> bool:
     """Whether ``manage.py sessionkit_adopt`` can list the engine's sessions."""
-    return issubclass(engine, dj_db.SessionStore | dj_file.SessionStore)
+    return moves_by_id(engine) or issubclass(engine, dj_db.SessionStore | dj_file.SessionStore)
 
 
 def legacy_batches(

@@ -65,7 +65,8 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
     "E023": _error("the Redis store on a SESSION_CACHE_ALIAS that is not a django-redis cache"),
     "E024": _error(
         "ADOPT_FROM cannot be imported, is not one of Django's engines (db, cached_db, "
-        "cache, file, signed_cookies), or is db / cached_db without django.contrib.sessions"
+        "cache, file, signed_cookies) nor connect_redis, or is db / cached_db without "
+        "django.contrib.sessions"
     ),
     "E025": _error("TRACK_CLIENT or END_OTHERS_ON_PASSWORD_CHANGE is not a bool"),
     "E026": _error("NUM_PROXIES is not None or an int >= 0"),
@@ -73,12 +74,21 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
         "the app of AUTH_USER_MODEL is not installed (sessionkit's table refers to the user)"
     ),
     "E031": _error("the db store's sessions and AUTH_USER_MODEL routed to different databases"),
+    "E040": _error(
+        "ExpressLoginMiddleware without ExpressUserBackend in AUTHENTICATION_BACKENDS, or "
+        "before AuthenticationMiddleware"
+    ),
     "E050": _error("sessionkit.urls is included but SESSION_ENGINE keeps no per-user index"),
     "E051": _error("sessionkit.urls is included but no template engine finds its templates"),
     "W001": _warning("ABSOLUTE_TIMEOUT with a Django engine, which ignores it"),
     # Narrowed, not changed: the case where Django's middleware serves a sessionkit engine
     # is reported as the error E020 instead (W003 alone would under-state it).
     "W003": _warning("sessionkit is installed without its middleware"),
+    "W040": _warning(
+        "the connect_redis store without an explicit SECRET: the Express app cannot verify "
+        "the cookie"
+    ),
+    "W041": _warning("ABSOLUTE_TIMEOUT with the connect_redis store, which ignores it"),
     "W010": _warning("the cookie is not Secure", deploy=True),
     "W011": _warning("the cookie is not HttpOnly", deploy=True),
     "W012": _warning("the cookie has no SameSite attribute", deploy=True),

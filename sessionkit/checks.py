@@ -36,6 +36,7 @@ AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 KNOWN_ENGINES = (
     "sessionkit.backends.db",
     "sessionkit.backends.redis",
+    "sessionkit.backends.connect_redis",
     "sessionkit.backends.cache",
     "sessionkit.backends.memory",
     "django.contrib.sessions.backends.db",
@@ -44,6 +45,11 @@ KNOWN_ENGINES = (
     "django.contrib.sessions.backends.file",
     "django.contrib.sessions.backends.signed_cookies",
 )
+#: sessionkit's engines on a Redis connection (django-redis, or ``CLIENT_FACTORY``).
+REDIS_ENGINES = ("sessionkit.backends.redis", "sessionkit.backends.connect_redis")
+CONNECT_REDIS = "sessionkit.backends.connect_redis"
+EXPRESS_LOGIN = "sessionkit.express_auth.ExpressLoginMiddleware"
+EXPRESS_BACKEND = "sessionkit.express_auth.ExpressUserBackend"
 #: Django's engines that keep sessions in ``django.contrib.sessions``' model.
 DJANGO_MODEL_ENGINES = (
     "django.contrib.sessions.backends.db",
@@ -69,14 +75,17 @@ def check_settings(
                 "Use a sessionkit engine (sessionkit.backends.db, .redis, .cache, .memory).",
             )
         )
-    if engine == "sessionkit.backends.redis":
-        messages += _redis_store_messages()
+    if engine in REDIS_ENGINES:
+        messages += _redis_store_messages(engine)
+    if engine == CONNECT_REDIS:
+        messages += _connect_redis_messages(conf)
     if engine == "sessionkit.backends.cache":
         messages += _cache_store_messages()
     messages += _engine_messages(engine)
     messages += _middleware_messages(engine)
     messages += _user_model_messages(engine)
     messages += _page_messages(engine)
+    messages += _express_login_messages()
     return messages
 
 
@@ -119,13 +128,65 @@ def _user_model_messages(engine: str) -> list[checks.CheckMessage]:
     ]
 
 
+def _connect_redis_messages(conf: SessionKitSettings) -> list[checks.CheckMessage]:
+    """What the Express side sharing the store needs: the same secret (W040); and what
+    express-session's format cannot carry (W041)."""
+    messages = []
+    if not conf.secret_is_explicit:
+        messages.append(
+            message(
+                "W040",
+                "SESSION_ENGINE is sessionkit.backends.connect_redis but SESSIONKIT['SECRET'] "
+                "is not set: the cookie is signed with a key derived from SECRET_KEY, which "
+                "express-session cannot verify, so the two apps never share a session.",
+                "Set SESSIONKIT['SECRET'] to the Express app's secret (a list, in the same "
+                "order, when it rotates secrets).",
+            )
+        )
+    if conf.absolute_timeout:
+        messages.append(
+            message(
+                "W041",
+                "SESSIONKIT['ABSOLUTE_TIMEOUT'] is ignored by sessionkit.backends.connect_redis: "
+                "express-session's stored session has no creation time to count it from.",
+                "Remove ABSOLUTE_TIMEOUT, or end sessions on the Express side too.",
+            )
+        )
+    return messages
+
+
+def _express_login_messages() -> list[checks.CheckMessage]:
+    """``ExpressLoginMiddleware`` logs users in with ``ExpressUserBackend``, which Django
+    then needs to find each request, and reads ``request.user``."""
+    middleware = list(settings.MIDDLEWARE)
+    ours = [i for i, path in enumerate(middleware) if _is(path, EXPRESS_LOGIN)]
+    if not ours:
+        return []
+    problems = []
+    if not any(_is(path, EXPRESS_BACKEND) for path in settings.AUTHENTICATION_BACKENDS):
+        problems.append(f"{EXPRESS_BACKEND!r} is not in AUTHENTICATION_BACKENDS")
+    if not any(_is(path, AUTH_MIDDLEWARE) for path in middleware[: ours[0]]):
+        problems.append(f"it does not come after {AUTH_MIDDLEWARE!r}")
+    if not problems:
+        return []
+    return [
+        message(
+            "E040",
+            f"{middleware[ours[0]]!r} is in MIDDLEWARE but {' and '.join(problems)}: the "
+            "login it shares with the Express app does not last.",
+            f"Add {EXPRESS_BACKEND!r} to AUTHENTICATION_BACKENDS and list the middleware "
+            f"after {AUTH_MIDDLEWARE!r}.",
+        )
+    ]
+
+
 # -- the engine ---------------------------------------------------------------------------
 
 
 def _engine_messages(engine: str) -> list[checks.CheckMessage]:
     """An engine that cannot be imported (E021), or Django's db engine without its app (E022).
-    The Redis store's missing packages are E011's, not E021's."""
-    if engine == "sessionkit.backends.redis":
+    The Redis stores' missing packages are E011's, not E021's."""
+    if engine in REDIS_ENGINES:
         return []
     if engine in DJANGO_MODEL_ENGINES and not apps.is_installed("django.contrib.sessions"):
         return [
@@ -304,26 +365,26 @@ def _middleware_messages(engine: str) -> list[checks.CheckMessage]:
     ]
 
 
-def _redis_store_messages() -> list[checks.CheckMessage]:
+def _redis_store_messages(engine: str) -> list[checks.CheckMessage]:
     conf = parse_redis(getattr(settings, "SESSIONKIT_REDIS", None))
     messages = [message(p.id, p.msg, p.hint) for p in conf.problems]
     try:
-        import sessionkit.backends.redis  # noqa: F401
+        import_module(engine)
     except ImportError as exc:
         messages.append(
             message(
                 "E011",
-                f"SESSION_ENGINE is sessionkit.backends.redis but {exc.name} is not installed.",
+                f"SESSION_ENGINE is {engine} but {exc.name} is not installed.",
                 'pip install "django-sessionkit[redis]"',
             )
         )
     else:
         if conf.client_factory is None:
-            messages += _redis_alias_messages()
+            messages += _redis_alias_messages(engine)
     return messages
 
 
-def _redis_alias_messages() -> list[checks.CheckMessage]:
+def _redis_alias_messages(engine: str) -> list[checks.CheckMessage]:
     """The Redis store takes its connection from django-redis's ``SESSION_CACHE_ALIAS``."""
     alias = settings.SESSION_CACHE_ALIAS
     hint = (
@@ -345,7 +406,7 @@ def _redis_alias_messages() -> list[checks.CheckMessage]:
     return [
         message(
             "E023",
-            f"SESSION_ENGINE is sessionkit.backends.redis but {problem}: every request that "
+            f"SESSION_ENGINE is {engine} but {problem}: every request that "
             "uses the session fails.",
             hint,
         )

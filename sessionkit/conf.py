@@ -345,13 +345,15 @@ def _adopt_from(p: _Parser, raw: Mapping[str, Any]) -> type[Any] | None:
     hint = (
         "Set it to the SESSION_ENGINE the site used before sessionkit, one of "
         "django.contrib.sessions.backends.db, .cached_db, .cache, .file or "
-        ".signed_cookies (or None)."
+        ".signed_cookies, or sessionkit.backends.connect_redis (or None)."
     )
     try:
         engine = import_string(f"{path}.SessionStore") if isinstance(path, str) else None
     except Exception as exc:  # any import failure is a settings problem
         p.error("E024", f"SESSIONKIT['ADOPT_FROM'] = {path!r} cannot be imported: {exc}.", hint)
         return None
+    if isinstance(engine, type) and getattr(engine, "adopts_by_id", False):
+        return engine  # connect_redis: an Express app's sessions, moved to the same ids
     if not (isinstance(engine, type) and issubclass(engine, ENGINES)):
         p.error(
             "E024",
@@ -467,7 +469,15 @@ def get_settings() -> SessionKitSettings:
 # -- SESSIONKIT_REDIS ---------------------------------------------------------------------
 
 REDIS_KEYS = frozenset(
-    {"PREFIX", "CLIENT_FACTORY", "ASYNC_CLIENT_FACTORY", "CLIENT_CACHE", "CLIENT_CACHE_SIZE"}
+    {
+        "PREFIX",
+        "CLIENT_FACTORY",
+        "ASYNC_CLIENT_FACTORY",
+        "CLIENT_CACHE",
+        "CLIENT_CACHE_SIZE",
+        "CONNECT_PREFIX",
+        "CONNECT_TTL",
+    }
 )
 
 
@@ -490,6 +500,11 @@ class RedisSettings:
     client_cache: bool = False
     #: ``CLIENT_CACHE_SIZE``: most sessions that cache holds (least recently used dropped).
     client_cache_size: int = 10_000
+    #: ``CONNECT_PREFIX``: connect-redis's ``prefix`` (the ``connect_redis`` store).
+    connect_prefix: str = "sess:"
+    #: ``CONNECT_TTL``: connect-redis's ``ttl``, seconds a session without a cookie expiry
+    #: (a browser-session cookie) lives in Redis after its last request.
+    connect_ttl: int = 86400
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
 
@@ -543,12 +558,30 @@ def parse_redis(raw: Any) -> RedisSettings:
             "Give the most sessions the process-local cache may hold, e.g. 10000.",
         )
         size = RedisSettings.client_cache_size
+    connect_prefix = raw.get("CONNECT_PREFIX", RedisSettings.connect_prefix)
+    if not isinstance(connect_prefix, str):
+        p.error(
+            "E010",
+            f"SESSIONKIT_REDIS['CONNECT_PREFIX'] must be a string, not {connect_prefix!r}.",
+            "Give the Express app's connect-redis prefix (its default is 'sess:').",
+        )
+        connect_prefix = RedisSettings.connect_prefix
+    connect_ttl = raw.get("CONNECT_TTL", RedisSettings.connect_ttl)
+    if not isinstance(connect_ttl, int) or isinstance(connect_ttl, bool) or connect_ttl <= 0:
+        p.error(
+            "E010",
+            f"SESSIONKIT_REDIS['CONNECT_TTL'] must be a positive int, not {connect_ttl!r}.",
+            "Give the Express app's connect-redis ttl in seconds (its default is 86400).",
+        )
+        connect_ttl = RedisSettings.connect_ttl
     return RedisSettings(
         prefix=prefix,
         client_factory=_factory(p, raw, "CLIENT_FACTORY"),
         async_client_factory=_factory(p, raw, "ASYNC_CLIENT_FACTORY"),
         client_cache=client_cache,
         client_cache_size=size,
+        connect_prefix=connect_prefix,
+        connect_ttl=connect_ttl,
         problems=tuple(p.problems),
     )
 

@@ -144,16 +144,23 @@ class SessionMiddleware(DjangoSessionMiddleware):
     def process_request(self, request: HttpRequest) -> None:
         conf = get_settings()
         cookie = read_cookie_state(request, conf)
-        if conf.adopt_from is not None and cookie.key is None:  # ADOPT_FROM hook
-            cookie = adopt.adopt(request, conf, self.Store, client_info(request, conf)) or cookie
+        if conf.adopt_from is not None:  # ADOPT_FROM hook
+            if cookie.key is None:
+                client = client_info(request, conf)
+                cookie = adopt.adopt(request, conf, self.Store, client) or cookie
+            elif adopt.moves_by_id(conf.adopt_from):
+                adopt.adopt_by_id(conf, self.Store, cookie.key)
         self.open_session(request, conf, cookie)
 
     async def aprocess_request(self, request: HttpRequest) -> None:
         conf = get_settings()
         cookie = read_cookie_state(request, conf)
-        if conf.adopt_from is not None and cookie.key is None:  # ADOPT_FROM hook
-            client = client_info(request, conf)
-            cookie = await adopt.aadopt(request, conf, self.Store, client) or cookie
+        if conf.adopt_from is not None:  # ADOPT_FROM hook
+            if cookie.key is None:
+                client = client_info(request, conf)
+                cookie = await adopt.aadopt(request, conf, self.Store, client) or cookie
+            elif adopt.moves_by_id(conf.adopt_from):
+                await adopt.aadopt_by_id(conf, self.Store, cookie.key)
         self.open_session(request, conf, cookie)
 
     def open_session(
@@ -162,8 +169,13 @@ class SessionMiddleware(DjangoSessionMiddleware):
         session = self.Store(cookie.key)  # type: ignore[call-arg]
         if session.session_key is None and cookie.key is not None:  # the store rejected it
             cookie = CookieState(present=True, key=None, stale_signature=False)
-        genid = partial(conf.genid, request) if conf.genid else None
-        session.begin(genid, client_info(request, conf), request)
+        secure = conf.cookie.secure
+        session.begin(
+            partial(conf.genid, request) if conf.genid else None,
+            client_info(request, conf),
+            request,
+            cookie_secure=secure is True or (secure == "auto" and is_secure(request, conf)),
+        )
         request.session = session  # type: ignore[assignment]
         request._sessionkit = RequestSession(conf, cookie, session)  # type: ignore[attr-defined]
 

@@ -37,33 +37,49 @@ session_created = Signal()
 session_ended = Signal()
 
 
+def _handle(sender: Any, stored: str) -> str:
+    """The handle of a session stored under ``stored``: never a usable id, also for a
+    store that keys sessions by their raw id (``connect_redis``)."""
+    return str(sender.handle_of(stored))
+
+
 def created(
-    sender: type, handle: str, user_id: str | None, request: Any, previous: str | None
+    sender: type, stored: str, user_id: str | None, request: Any, previous: str | None
 ) -> None:
     if session_created.has_listeners(sender):
         session_created.send(
-            sender, handle=handle, user_id=user_id, request=request, previous=previous
+            sender,
+            handle=_handle(sender, stored),
+            user_id=user_id,
+            request=request,
+            previous=previous and _handle(sender, previous),
         )
 
 
 async def acreated(
-    sender: type, handle: str, user_id: str | None, request: Any, previous: str | None
+    sender: type, stored: str, user_id: str | None, request: Any, previous: str | None
 ) -> None:
     if session_created.has_listeners(sender):
         await session_created.asend(
-            sender, handle=handle, user_id=user_id, request=request, previous=previous
+            sender,
+            handle=_handle(sender, stored),
+            user_id=user_id,
+            request=request,
+            previous=previous and _handle(sender, previous),
         )
 
 
-def ended(sender: type, handle: str, user_id: str | None, reason: Reason, request: Any) -> None:
+def ended(sender: type, stored: str, user_id: str | None, reason: Reason, request: Any) -> None:
     if session_ended.has_listeners(sender):
-        session_ended.send(sender, handle=handle, user_id=user_id, reason=reason, request=request)
+        session_ended.send(
+            sender, handle=_handle(sender, stored), user_id=user_id, reason=reason, request=request
+        )
 
 
 async def aended(
-    sender: type, handle: str, user_id: str | None, reason: Reason, request: Any
+    sender: type, stored: str, user_id: str | None, reason: Reason, request: Any
 ) -> None:
     if session_ended.has_listeners(sender):
         await session_ended.asend(
-            sender, handle=handle, user_id=user_id, reason=reason, request=request
+            sender, handle=_handle(sender, stored), user_id=user_id, reason=reason, request=request
         )

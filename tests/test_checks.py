@@ -969,6 +969,35 @@ def secure_with(**changes: Any) -> dict[str, Any]:
     return merged
 
 
+CONNECT_REDIS = "sessionkit.backends.connect_redis"
+EXPRESS_LOGIN_MW = "sessionkit.express_auth.ExpressLoginMiddleware"
+EXPRESS_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "sessionkit.express_auth.ExpressUserBackend",
+]
+
+
+@pytest.mark.parametrize(
+    ("middleware", "backends", "reported"),
+    [
+        ([SESSIONKIT_MW, AUTH_MW, EXPRESS_LOGIN_MW], EXPRESS_BACKENDS, []),
+        ([SESSIONKIT_MW, EXPRESS_LOGIN_MW, AUTH_MW], EXPRESS_BACKENDS, ["sessionkit.E040"]),
+        ([SESSIONKIT_MW, AUTH_MW], EXPRESS_BACKENDS[:1], []),
+    ],
+)
+def test_the_express_login_middleware_needs_its_backend_after_authentication(
+    middleware: list[str], backends: list[str], reported: list[str]
+) -> None:
+    messages = sessionkit_messages(MIDDLEWARE=middleware, AUTHENTICATION_BACKENDS=backends)
+    assert ids(messages) == reported
+
+
+def test_connect_redis_checks_its_connection_as_the_redis_store() -> None:
+    messages = sessionkit_messages(SESSION_ENGINE=CONNECT_REDIS, SESSIONKIT={"SECRET": "s" * 40})
+    assert ids(messages) == ["sessionkit.E023"]
+    assert "sessionkit.backends.connect_redis" in messages[0].msg
+
+
 #: Settings that make ``manage.py check`` (``--deploy`` for deploy ids) report exactly one id.
 TRIGGERS: dict[str, dict[str, Any]] = {
     "E001": {"SESSIONKIT": {"TYPO": 1}},
@@ -1008,6 +1037,7 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "E024": {"SESSIONKIT": {"ADOPT_FROM": "django.contrib.sessions.backends.nosuch"}},
     "E025": {"SESSIONKIT": {"TRACK_CLIENT": "no"}},
     "E026": {"SESSIONKIT": {"PROXY": True, "NUM_PROXIES": -1}},
+    "E040": {"MIDDLEWARE": [SESSIONKIT_MW, AUTH_MW, EXPRESS_LOGIN_MW]},
     "E050": {"ROOT_URLCONF": "tests.devices_urls", "SESSION_ENGINE": "sessionkit.backends.cache"},
     "E051": {"ROOT_URLCONF": "tests.devices_urls", "TEMPLATES": WITHOUT_APP_TEMPLATES},
     "E030": {"INSTALLED_APPS": WITHOUT_AUTH},
@@ -1024,6 +1054,12 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "W014": {"SESSIONKIT": secure_with(PROXY=True, COOKIE={"SECURE": False})},
     "W015": {"SESSIONKIT": secure_with(PROXY=None)},
     "W025": {"SESSIONKIT": {"NUM_PROXIES": 2}},
+    "W040": {"SESSION_ENGINE": CONNECT_REDIS, "SESSION_CACHE_ALIAS": "redis"},
+    "W041": {
+        "SESSION_ENGINE": CONNECT_REDIS,
+        "SESSION_CACHE_ALIAS": "redis",
+        "SESSIONKIT": {"SECRET": "s" * 40, "ABSOLUTE_TIMEOUT": 3600},
+    },
 }
 #: Ids a trigger cannot avoid reporting too: a cookie that is never Secure is W010 as well.
 COMPANIONS: dict[str, list[str]] = {"W014": ["sessionkit.W010"]}

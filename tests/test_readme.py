@@ -98,3 +98,22 @@ def test_a_redis_snippet_without_a_default_cache_fails_check(tmp_path: Path) -> 
     assert broken != redis_snippet()
     done = check(tmp_path, broken)
     assert done.returncode != 0 and "caches.E001" in done.stderr
+
+
+def express_snippet() -> str:
+    """The README's Django settings for running beside Express, as printed."""
+    section = README.split("## Running beside Express", 1)[1]
+    block = re.search(r"```python\n(.*?)```", section, re.S)
+    assert block is not None
+    return block.group(1)
+
+
+def test_the_readme_beside_express_settings_pass_check(tmp_path: Path) -> None:
+    """On the Redis snippet's caches (its "sessions" alias), as a reader would combine them."""
+    done = check(tmp_path, redis_snippet() + express_snippet())
+    assert done.returncode == 0, done.stderr
+    assert "System check identified no issues" in done.stdout
+    without_secret = express_snippet().replace('"SECRET": ["the express secret"],', "")
+    assert without_secret != express_snippet()
+    done = check(tmp_path, redis_snippet() + without_secret)
+    assert done.returncode != 0 and "sessionkit.W040" in done.stderr

@@ -1,7 +1,8 @@
 """The contract every sessionkit store fulfils, on top of Django's ``SessionBase``.
 
 A store implements a handful of primitives over an opaque *record* keyed by the SHA-256
-of the session id (so a copy of the store holds no usable cookie):
+of the session id (so a copy of the store holds no usable cookie; ``_storage_key``, which
+a store read by another program by id overrides):
 
 - ``_fetch(key_hash, now)``: the live record or ``None``; a store that can pushes the expiry
   back in the same round trip (read-and-touch);
@@ -176,10 +177,16 @@ class TrackedSession(Protocol):
     failure: StoreUnavailable | None
 
     def begin(
-        self, genid: Callable[[], str] | None, client: ClientInfo, request: Any = None
+        self,
+        genid: Callable[[], str] | None,
+        client: ClientInfo,
+        request: Any = None,
+        *,
+        cookie_secure: bool = False,
     ) -> None:
-        """Take what the store needs from the request: the GENID hook, the client, and
-        the request itself (for the signals)."""
+        """Take what the store needs from the request: the GENID hook, the client, the
+        request itself (for the signals), whether the cookie this response may send is
+        Secure."""
 
     def load_to_touch(self) -> None:
         """Load the session for its side effect: the store pushes its expiry back."""
@@ -220,6 +227,8 @@ class Tracking:
         self.client = ClientInfo()
         self.genid: Callable[[], str] | None = None
         self._request: Callable[[], Any] = _no_request
+        #: Whether a cookie sent on this response is Secure (``SECURE="auto"`` decided).
+        self.cookie_secure = False
         #: The stored expiry as loaded (before any touch), for re-signing a cookie;
         #: ``None`` where the store does not say (Django's engines).
         self.loaded_expires: float | None = None
@@ -228,9 +237,14 @@ class Tracking:
         self.stored_expires: float | None = None
 
     def begin(
-        self, genid: Callable[[], str] | None, client: ClientInfo, request: Any = None
+        self,
+        genid: Callable[[], str] | None,
+        client: ClientInfo,
+        request: Any = None,
+        *,
+        cookie_secure: bool = False,
     ) -> None:
-        self.genid, self.client = genid, client
+        self.genid, self.client, self.cookie_secure = genid, client, cookie_secure
         # weak: the request holds this session, which must not keep the request alive
         self._request = _no_request if request is None else weakref.ref(request)
 
@@ -430,6 +444,19 @@ class SessionStore(Tracking, SessionBase):
 
     # -- ids and expiry ---------------------------------------------------------------
 
+    @staticmethod
+    def _storage_key(session_key: str) -> str:
+        """The key a session id is stored under: its SHA-256 (:func:`hash_key`), so a copy
+        of the store holds no usable cookie. A store another program reads by id
+        (``connect_redis``) stores it as it is."""
+        return hash_key(session_key)
+
+    @staticmethod
+    def handle_of(stored: str) -> str:
+        """The opaque handle (signals, :mod:`sessionkit.users`) of the session stored under
+        ``stored``: that key itself, already a hash."""
+        return stored
+
     def _validate_session_key(self, key: Any) -> bool:
         return valid_session_key(key)
 
@@ -498,7 +525,7 @@ class SessionStore(Tracking, SessionBase):
         if self.session_key is None:
             return {}
         now = time.time()
-        key_hash = hash_key(self.session_key)
+        key_hash = self._storage_key(self.session_key)
         record = self._io(self._fetch, key_hash, now)
         in_force = self._in_force(record, now)
         if record is not None and in_force is None:  # expired, or ended by the settings
@@ -509,7 +536,7 @@ class SessionStore(Tracking, SessionBase):
         if self.session_key is None:
             return {}
         now = time.time()
-        key_hash = hash_key(self.session_key)
+        key_hash = self._storage_key(self.session_key)
         record = await self._aio(self._afetch, key_hash, now)
         in_force = self._in_force(record, now)
         if record is not None and in_force is None:
@@ -548,7 +575,7 @@ class SessionStore(Tracking, SessionBase):
             last_seen=now,
         )
         delta = None if must_create or self._saved is None else diff(self._saved, fields)
-        return hash_key(self.session_key), record, delta
+        return self._storage_key(self.session_key), record, delta
 
     def _saved_as(self, record: Record, ok: bool, must_create: bool) -> None:
         if not ok:
@@ -623,10 +650,12 @@ class SessionStore(Tracking, SessionBase):
     # -- deleting, cycling ------------------------------------------------------------
 
     def exists(self, session_key: str | None) -> bool:
-        return session_key is not None and self._io(self._contains, hash_key(session_key))
+        return session_key is not None and self._io(self._contains, self._storage_key(session_key))
 
     async def aexists(self, session_key: str | None) -> bool:
-        return session_key is not None and await self._aio(self._acontains, hash_key(session_key))
+        return session_key is not None and await self._aio(
+            self._acontains, self._storage_key(session_key)
+        )
 
     def _deleting(self, session_key: str | None) -> str | None:
         key = self.session_key if session_key is None else session_key
@@ -636,12 +665,12 @@ class SessionStore(Tracking, SessionBase):
 
     def delete(self, session_key: str | None = None) -> None:
         if (key := self._deleting(session_key)) is not None:
-            key_hash = hash_key(key)
+            key_hash = self._storage_key(key)
             self._ended(key_hash, self._io(self._remove, key_hash), "logout")
 
     async def adelete(self, session_key: str | None = None) -> None:
         if (key := self._deleting(session_key)) is not None:
-            key_hash = hash_key(key)
+            key_hash = self._storage_key(key)
             await self._aended(key_hash, await self._aio(self._aremove, key_hash), "logout")
 
     def flush(self) -> None:
@@ -690,7 +719,7 @@ class SessionStore(Tracking, SessionBase):
         if old is None or self._saved is None:  # nothing stored yet: Django's way
             super().cycle_key()
             return
-        old_hash = hash_key(old)
+        old_hash = self._storage_key(old)
         for _ in range(CREATE_ATTEMPTS):
             key_hash, record, delta = self._cycle_attempt(old_hash)
             status = self._io(self._rename, old_hash, key_hash, record, delta)
@@ -709,7 +738,7 @@ class SessionStore(Tracking, SessionBase):
         if old is None or self._saved is None:
             await super().acycle_key()
             return
-        old_hash = hash_key(old)
+        old_hash = self._storage_key(old)
         for _ in range(CREATE_ATTEMPTS):
             key_hash, record, delta = self._cycle_attempt(old_hash)
             status = await self._aio(self._arename, old_hash, key_hash, record, delta)

@@ -1,5 +1,6 @@
 """``manage.py sessionkit_adopt``: move every live session of the ``ADOPT_FROM`` engine into
-sessionkit's store ahead of time (db, cached_db and file engines: the ones it can list).
+sessionkit's store ahead of time (db, cached_db and file engines: the ones it can list; and
+an Express app's ``connect_redis`` sessions, each to the same id).
 
 Each session moves to the id its legacy key maps to (:func:`sessionkit.adopt.adopted_key`),
 so the browser's legacy cookie still finds it, through ``ADOPT_FROM``, on its next request,
@@ -50,6 +51,8 @@ class Command(BaseCommand):
             )
         batch_size = max(1, options["batch_size"])
         store_class = tracked(import_string(f"{settings.SESSION_ENGINE}.SessionStore"))
+        if adopt.moves_by_id(engine):
+            return self.move_by_id(engine, store_class, batch_size)
         total = adopt.count_legacy(engine)
         counts = {"moved": 0, "skipped": 0, "expired": 0}
         done = 0
@@ -63,6 +66,22 @@ class Command(BaseCommand):
             f"Moved {counts['moved']} session(s), skipped {counts['skipped']} (moved "
             f"already, by a request or an earlier run, or empty), deleted "
             f"{counts['expired']} expired."
+        )
+
+    def move_by_id(self, engine: type[Any], store_class: Any, batch_size: int) -> None:
+        """connect_redis: every session to the same id (the cookies stay as they are);
+        Redis has expired the ended ones already."""
+        counts = {"moved": 0, "skipped": 0, "expired": 0}
+        done = 0
+        for batch in engine.ids(batch_size):
+            for key in batch:
+                outcome = adopt.move_by_id(engine, store_class, key)
+                counts["moved" if outcome.status == "moved" else "skipped"] += 1
+            done += len(batch)
+            self.progress(done, done, counts)
+        self.stdout.write(
+            f"Moved {counts['moved']} session(s), skipped {counts['skipped']} (moved "
+            "already, ended meanwhile, or not express-session's)."
         )
 
     @staticmethod
