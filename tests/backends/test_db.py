@@ -428,8 +428,11 @@ def test_concurrent_logouts_of_one_session_send_one_session_ended():
 
     if connection.vendor != "postgresql":
         pytest.skip("concurrent connections: runs in the PostgreSQL pass")
+    # A real user: the column is a foreign key, and "log out other devices" must find
+    # the session to race the logouts (a user id naming nobody is stored as no user).
+    user = user_id()
     store = SessionStore()
-    store["_auth_user_id"] = "7"
+    store["_auth_user_id"] = user
     store.save()
     key, n = store.session_key, 8
     start = threading.Barrier(n)
@@ -442,7 +445,7 @@ def test_concurrent_logouts_of_one_session_send_one_session_ended():
             if i % 2:
                 session.flush()
             else:
-                end_user_sessions("7")
+                end_user_sessions(user)
         finally:
             close_thread_connections()
 
