@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q, QuerySet
@@ -110,7 +109,7 @@ class SessionAdmin(SessionModelAdmin):
         self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
 
 
-@admin.action(description="End all sessions of the selected users")
+@admin.action(description="End all sessions of the selected users", permissions=["change"])
 def end_all_sessions(modeladmin: Any, request: HttpRequest, queryset: QuerySet[Any]) -> None:
     """The User admin's action: :func:`sessionkit.end_user_sessions` for each user."""
     try:
@@ -134,14 +133,15 @@ class UserSessionsMixin:
 
     admin_site: admin.AdminSite
     model: Any
+    actions: Sequence[Any] | None
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
-        if IS_POPUP_VAR in request.GET or not self.has_change_permission(request):  # type: ignore[attr-defined]
-            return actions
-        description = end_all_sessions.short_description  # type: ignore[attr-defined]
-        actions.setdefault("end_all_sessions", (end_all_sessions, "end_all_sessions", description))
-        return actions
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # An instance attribute, not a get_actions() override: that method's signature
+        # differs across Django versions. A class that disables actions (None) stays so.
+        actions = self.actions
+        if actions is not None and end_all_sessions not in actions:
+            self.actions = (*actions, end_all_sessions)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Sequence[str]:
         fields = super().get_readonly_fields(request, obj)  # type: ignore[misc]

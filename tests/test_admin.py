@@ -295,3 +295,27 @@ def test_an_unroutable_engine_or_site_hides_the_session_list_link(settings, peop
     extended = site.get_model_admin(User)
     assert isinstance(extended, UserSessionsMixin)
     assert extended._sessions_link(people["lin"]) == ""
+
+
+def test_ending_a_users_sessions_needs_the_change_permission(people, superuser):
+    viewer = User.objects.create_user("viewer", password="pw-123456", is_staff=True)
+    viewer.user_permissions.add(
+        Permission.objects.get(codename="view_user", content_type__app_label="auth")
+    )
+    watcher = device("viewer", "Desk/1.0")
+    phone = device("lin", PHONE)
+    response = watcher.get(USERS)
+    assert response.status_code == 200
+    assert "end_all_sessions" not in response.content.decode()
+    watcher.post(USERS, {"action": "end_all_sessions", "_selected_action": [people["lin"].pk]})
+    assert logged_in(phone)
+
+
+def test_a_user_admin_without_actions_stays_without(people):
+    class NoActions(UserAdmin):
+        actions = None
+
+    site = admin.AdminSite(name="no-actions")
+    site.register(User, NoActions)
+    extend_user_admin(site)
+    assert site.get_model_admin(User).actions is None

@@ -3,11 +3,14 @@ store, and the sessions a password change, a deactivation or a deletion ends."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth import aupdate_session_auth_hash
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 from django.test import RequestFactory
 
 import sessionkit
@@ -193,11 +196,23 @@ def test_a_rotated_secret_key_rehashes_sessions_without_ending_any(user, setting
     assert listed.handle == hash_key(laptop.session.session_key)
 
 
-def test_async_password_change_keeps_this_session_and_ends_the_others(user):
-    phone, laptop = device(user, "Phone"), device(user, "PC")
+def request_of(user: User, session: Any) -> HttpRequest:
+    """A request as AuthenticationMiddleware leaves it: ``user`` for Django 5.2's
+    aupdate_session_auth_hash, ``auser()`` for Django 6's."""
     request = RequestFactory().get("/")
     request.user = user
-    request.session = laptop.session
+    request.session = session
+
+    async def auser() -> User:
+        return user
+
+    request.auser = auser  # type: ignore[attr-defined]
+    return request
+
+
+def test_async_password_change_keeps_this_session_and_ends_the_others(user):
+    phone, laptop = device(user, "Phone"), device(user, "PC")
+    request = request_of(user, laptop.session)
     user.set_password("new-pw-123456")
     user.save()
     with Recorder() as seen:
@@ -212,9 +227,7 @@ def test_async_password_change_keeps_this_session_and_ends_the_others(user):
 def test_async_password_change_with_end_others_off_ends_none(user, settings):
     settings.SESSIONKIT = {"END_OTHERS_ON_PASSWORD_CHANGE": False}
     device(user, "Phone"), device(user, "PC")
-    request = RequestFactory().get("/")
-    request.user = user
-    request.session = device(user, "Tablet").session
+    request = request_of(user, device(user, "Tablet").session)
     user.set_password("new-pw-123456")
     user.save()
     async_to_sync(aupdate_session_auth_hash)(request, user)

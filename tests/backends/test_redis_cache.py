@@ -123,8 +123,10 @@ def test_a_change_by_another_client_is_seen_at_once(
     SessionStore(key).load()
     stored = next(iter(admin.scan_iter(match="sessionkit:{*")))
     admin.hset(stored, "n", "3")  # another client, not the store: only Redis can tell us
+    admin.ping()  # the barrier the store's own writes end with (docs/redis.md)
     assert SessionStore(key)["n"] == 3
     admin.delete(stored)
+    admin.ping()  # the barrier the store's own writes end with (docs/redis.md)
     assert SessionStore(key).load() == {}
 
 
@@ -140,10 +142,12 @@ def test_a_killed_tracking_connection_empties_the_cache_and_serves_nothing_stale
     # Changed while the connection is gone: Redis has nobody to tell.
     stored = next(iter(admin.scan_iter(match="sessionkit:{*")))
     admin.hset(stored, "n", "2")
+    admin.ping()  # the barrier the store's own writes end with (docs/redis.md)
     assert SessionStore(key)["n"] == 2
     assert cache.flushes > flushes
     assert SessionStore(key)["n"] == 2  # tracked again on the new connection
     admin.hset(stored, "n", "3")
+    admin.ping()  # the barrier the store's own writes end with (docs/redis.md)
     assert SessionStore(key)["n"] == 3
 
 
@@ -245,6 +249,7 @@ def test_flushdb_empties_every_cache(cached: tuple[redis.Redis, TrackingCache]) 
     assert SessionStore(key)["n"] == 1
     flushes = cache.flushes
     admin.flushdb()
+    admin.ping()  # the barrier the store's own writes end with (docs/redis.md)
     assert SessionStore(key).load() == {}
     assert cache.flushes > flushes
 
@@ -257,6 +262,7 @@ def test_many_invalidations_waiting_send_the_read_to_redis(
     assert [SessionStore(k)["n"] for k in keys] == list(range(100))
     for key in keys:  # changed elsewhere: 100 invalidations wait on the socket
         admin.hset(_hash_of(admin, key), "n", "-1")
+    admin.ping()  # the barrier the store's own writes end with (docs/redis.md)
     misses = cache.misses
     assert SessionStore(keys[0])["n"] == -1
     assert cache.misses == misses + 1
