@@ -140,7 +140,7 @@ class SessionStore(BaseStore):
         connection = connections[self._db(False)]
         with connection.cursor() as cursor:
             cursor.execute(
-                db_sql.select_sql(connection.vendor, connection.ops.quote_name),
+                db_sql.select_sql(db_sql.names(connection)),
                 (key_hash, db_time.to_db(connection, now)),
             )
             row = cursor.fetchone()
@@ -159,7 +159,7 @@ class SessionStore(BaseStore):
             with writer.cursor() as cursor:  # never shortens a concurrent set_expiry
                 when = db_time.to_db(writer, expires)
                 cursor.execute(
-                    db_sql.touch_sql(writer.vendor, writer.ops.quote_name),
+                    db_sql.touch_sql(db_sql.names(writer)),
                     (when, db_time.to_db(writer, now), key_hash, when),
                 )
         return record
@@ -180,7 +180,7 @@ class SessionStore(BaseStore):
             db_time.to_db(connection, record.last_seen),
         ]
         with connection.cursor() as cursor:
-            cursor.execute(db_sql.insert_sql(connection.vendor, connection.ops.quote_name), params)
+            cursor.execute(db_sql.insert_sql(db_sql.names(connection)), params)
             return bool(cursor.rowcount == 1)
 
     def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
@@ -238,7 +238,7 @@ class SessionStore(BaseStore):
         """The rows a ``DELETE ... RETURNING`` of :mod:`db_sql` deleted."""
         connection = connections[cls._db(True)]
         with connection.cursor() as cursor:
-            cursor.execute(sql(connection.vendor, connection.ops.quote_name), params)
+            cursor.execute(sql(db_sql.names(connection)), params)
             return list(cursor.fetchall())
 
     def _contains(self, key_hash: str) -> bool:
@@ -299,5 +299,5 @@ def _user_id(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def purge_batch(vendor: str, quote: Any) -> str:
-    return db_sql.purge_sql(vendor, quote, PURGE_BATCH)
+def purge_batch(names: db_sql.Names) -> str:
+    return db_sql.purge_sql(names, PURGE_BATCH)

@@ -78,35 +78,56 @@ def _column(name: str) -> str:
     return field.column
 
 
-@functools.cache
-def _names(vendor: str, quote: Any) -> dict[str, str]:
-    """Quoted table and column names (``quote``: the connection's ``ops.quote_name``)."""
-    names = {name: quote(_column(name)) for name in INSERT_COLUMNS}
-    names["table"] = quote(Session._meta.db_table)
-    target = db_time.user_pk_field()
-    assert target.column is not None
-    names["user_table"] = quote(target.model._meta.db_table)
-    names["user_pk"] = quote(target.column)
-    return names
+class Names:
+    """The quoted table and column names for one database vendor: what the statement
+    builders below are cached by. Not the connection's ``ops.quote_name``: a bound method
+    is one key per connection object (one per thread: per request under ASGI), and the
+    caches would keep every such connection alive, and open, for the process's life."""
+
+    __slots__ = ("_quoted", "vendor")
+
+    def __init__(self, vendor: str, quoted: dict[str, str]) -> None:
+        self.vendor = vendor
+        self._quoted = quoted
+
+    def __getitem__(self, name: str) -> str:
+        return self._quoted[name]
 
 
-def _user_sql(names: dict[str, str], param: str) -> str:
+_names: dict[str, Names] = {}
+
+
+def names(connection: Any) -> Names:
+    """The :class:`Names` of ``connection``'s vendor, quoted by its ``ops`` on first use
+    (quoting depends on the vendor only)."""
+    found = _names.get(connection.vendor)
+    if found is None:
+        quote = connection.ops.quote_name
+        quoted = {name: quote(_column(name)) for name in INSERT_COLUMNS}
+        quoted["table"] = quote(Session._meta.db_table)
+        target = db_time.user_pk_field()
+        assert target.column is not None
+        quoted["user_table"] = quote(target.model._meta.db_table)
+        quoted["user_pk"] = quote(target.column)
+        found = _names.setdefault(connection.vendor, Names(connection.vendor, quoted))
+    return found
+
+
+def _user_sql(names: Names, param: str) -> str:
     """The user's key if that user exists, else NULL (never a foreign-key violation)."""
     pk = names["user_pk"]
     return f"(SELECT {pk} FROM {names['user_table']} WHERE {pk} = {param})"
 
 
 @functools.cache
-def select_sql(vendor: str, quote: Any) -> str:
-    n = _names(vendor, quote)
+def select_sql(n: Names) -> str:
     columns = ", ".join(n[c] for c in READ_COLUMNS)
     return f"SELECT {columns} FROM {n['table']} WHERE {n['key_hash']} = %s AND {n['expires']} > %s"
 
 
 @functools.cache
-def touch_sql(vendor: str, quote: Any) -> str:
+def touch_sql(n: Names) -> str:
     """Push the expiry back to ``%s`` (never shortening a concurrent ``set_expiry()``)."""
-    n = _names(vendor, quote)
     return (
         f"UPDATE {n['table']} SET {n['expires']} = %s, {n['last_seen']} = %s "
         f"WHERE {n['key_hash']} = %s AND {n['expires']} < %s"
@@ -114,9 +135,8 @@ def touch_sql(vendor: str, quote: Any) -> str:
 
 
 @functools.cache
-def insert_sql(vendor: str, quote: Any) -> str:
+def insert_sql(n: Names) -> str:
     """Create a row unless the key is taken (0 rows): no exception, so no savepoint."""
-    n = _names(vendor, quote)
     columns = ", ".join(n[c] for c in INSERT_COLUMNS)
     marks = ", ".join(_user_sql(n, "%s") if c == "user_id" else "%s" for c in INSERT_COLUMNS)
     return (
@@ -130,16 +150,14 @@ def insert_sql(vendor: str, quote: Any) -> str:
 
 
 @functools.cache
-def remove_sql(vendor: str, quote: Any) -> str:
+def remove_sql(n: Names) -> str:
     """Delete one session; answers its user (no row: another request deleted it)."""
-    n = _names(vendor, quote)
     return f"DELETE FROM {n['table']} WHERE {n['key_hash']} = %s RETURNING {n['user_id']}"
 
 
 @functools.cache
-def end_user_sql(vendor: str, quote: Any) -> str:
+def end_user_sql(n: Names) -> str:
     """Delete a user's sessions but one; answers the key_hashes deleted."""
-    n = _names(vendor, quote)
     return (
         f"DELETE FROM {n['table']} WHERE {n['user_id']} = %s AND {n['key_hash']} <> %s "
         f"RETURNING {n['key_hash']}"
@@ -147,10 +165,9 @@ def end_user_sql(vendor: str, quote: Any) -> str:
 
 
 @functools.cache
-def purge_sql(vendor: str, quote: Any, batch: int) -> str:
+def purge_sql(n: Names, batch: int) -> str:
     """Delete up to ``batch`` sessions expired at ``%s``; answers their key_hash and user.
     The outer ``expires`` test is checked again on a row a concurrent touch moved."""
-    n = _names(vendor, quote)
     return (
         f"DELETE FROM {n['table']} WHERE {n['key_hash']} IN (SELECT {n['key_hash']} FROM "
         f"{n['table']} WHERE {n['expires']} <= %s LIMIT {int(batch)}) AND {n['expires']} <= %s "
@@ -190,14 +207,12 @@ def _param(vendor: str, name: str, kind: str) -> str:
 
 
 @functools.cache
-def _update_sql(
-    vendor: str, quote: Any, data: tuple[str, int, int], replace: bool, user: str
-) -> str:
+def _update_sql(n: Names, data: tuple[str, int, int], replace: bool, user: str) -> str:
     """The merged ``UPDATE`` (named parameters, see :func:`update`). ``data``: how the data
     column is written (``keep``, ``full`` or ``merge``), how many keys changed, how many
     were removed; ``replace``: the writer's lifetime, else the stored one carried forward;
     ``user``: ``keep`` or ``set``."""
-    n = _names(vendor, quote)
+    vendor = n.vendor
     mode, changed, removed = data
     data_sql = n["data"]
     if mode == "full":
@@ -288,5 +303,4 @@ def update(
         params["age"] = record.age
     if user == "set":
         params["user"] = db_time.user_param(connection, record.user_id)
-    quote = connection.ops.quote_name
-    return Statement(_update_sql(vendor, quote, data, replace, user), params)
+    return Statement(_update_sql(names(connection), data, replace, user), params)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.auth.models import User
 from django.contrib.sessions.backends.base import UpdateError
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import F
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
@@ -26,6 +28,8 @@ from sessionkit.backends.db import SessionStore
 from sessionkit.models import Session
 from tests.backends.conformance import SessionTestsMixin, SignalTestsMixin
 from tests.helpers import epoch, user_id
+from tests.servers.asgi import serve_asgi
+from tests.servers.process import wait_until
 
 pytestmark = pytest.mark.db
 
@@ -586,3 +590,43 @@ def test_a_time_the_raw_statements_write_is_the_text_django_writes(epoch_seconds
     written = db_time.to_db(connection, epoch_seconds)
     django = connection.ops.adapt_datetimefield_value(db_time.to_datetime(epoch_seconds))
     assert written == django
+
+
+# psycopg warns when a connection is closed by its finaliser (as each request thread's is):
+# pytest's -W error would turn that into an unraisable error whose traceback keeps it open.
+@pytest.mark.filterwarnings("ignore:.*was deleted while still open:ResourceWarning")
+@pytest.mark.django_db(transaction=True)
+def test_asgi_requests_leave_no_database_connection_open_behind_them(settings):
+    """Under ASGI each request runs its sync code on a thread of its own, with a database
+    connection of its own that is dropped (and closed) when the request ends. With
+    persistent connections (``CONN_MAX_AGE=None``) nothing else closes them: if the store
+    kept a reference to each (a cache keyed by the connection), a busy server would soon
+    hit PostgreSQL's ``max_connections`` and answer 503 to every session request."""
+    if connection.vendor != "postgresql":
+        pytest.skip("counts PostgreSQL's backends: runs in the PostgreSQL pass")
+    settings.SESSION_ENGINE = "sessionkit.backends.db"
+    configured = connections.settings[DEFAULT_DB_ALIAS]
+    max_age = configured["CONN_MAX_AGE"]
+    configured["CONN_MAX_AGE"] = None  # what new threads' connections are opened with
+
+    def open_connections() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            return int(cursor.fetchone()[0])
+
+    try:
+        before = open_connections()
+        with serve_asgi() as url, httpx.Client(base_url=url) as http:
+            assert http.get("/write/", params={"x": "1"}).status_code == 200
+            for _ in range(30):
+                assert http.get("/read/").json()["value"] == 1
+
+        def settled() -> bool:
+            gc.collect()
+            return open_connections() <= before
+
+        wait_until(settled, "every request's connection closed", timeout=10)
+    finally:
+        configured["CONN_MAX_AGE"] = max_age

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import redis.asyncio
-import uvicorn
-from django.core.asgi import get_asgi_application
 from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
 from django.urls import path
 
 from sessionkit.backends import redis_client
-from tests import servers
+from tests.servers.asgi import serve_asgi
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -40,25 +37,15 @@ urlpatterns = [path("put/<str:value>/", put), path("read/", read), path("cycle/"
 @pytest.fixture
 def asgi_server(redis_client: object) -> Iterator[str]:
     """uvicorn serving the test project (this module's urls) on Redis sessions."""
-    with override_settings(
-        SESSION_ENGINE="sessionkit.backends.redis",
-        SESSION_CACHE_ALIAS="redis",
-        ROOT_URLCONF=__name__,
+    with (
+        override_settings(
+            SESSION_ENGINE="sessionkit.backends.redis",
+            SESSION_CACHE_ALIAS="redis",
+            ROOT_URLCONF=__name__,
+        ),
+        serve_asgi() as url,
     ):
-        port = servers.free_port()
-        config = uvicorn.Config(
-            get_asgi_application(), host=servers.LOOPBACK, port=port, lifespan="off",
-            log_level="warning",
-        )  # fmt: skip
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        servers.wait_until(lambda: server.started, "uvicorn started")
-        try:
-            yield f"http://{servers.LOOPBACK}:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
+        yield url
 
 
 def test_sessions_under_uvicorn_use_the_native_async_client(asgi_server: str) -> None:
