@@ -91,6 +91,11 @@ class AppServer:
             raise RuntimeError(f"/setup/ answered {status}")
         return cookies[0].split(";", 1)[0] if cookies else None
 
+    def last_log_line(self) -> str:
+        """What the servers have logged last (warnings and errors only): why requests failed."""
+        lines = self.log.read_text(errors="replace").splitlines()
+        return next((line for line in reversed(lines) if line.strip()), "(nothing logged)")
+
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = json.loads(self.get("/stats/")[2])
         return result

@@ -298,7 +298,11 @@ class Bench:
         else:
             store_cpu = None
         if result.errors:
-            print(f"bench: {target.name} {scenario.name}: {result.errors} errors", flush=True)
+            print(
+                f"bench: {target.name} {scenario.name}: {result.errors} errors; the server "
+                f"logged last: {app.last_log_line()}",
+                flush=True,
+            )
         return {
             "round": round_,
             "server": server,
