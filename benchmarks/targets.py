@@ -25,6 +25,8 @@ class Target:
     matches: str | None = None
     #: Which external store's CPU and counters to read: ``"redis"``, ``"postgres"`` or None.
     store: str | None = None
+    #: ``SESSIONKIT_REDIS["CLIENT_CACHE"]``: the Redis store's process-local cache.
+    client_cache: bool = False
 
 
 DJ = "django.contrib.sessions.backends."
@@ -50,6 +52,14 @@ TARGETS: dict[str, Target] = {
         ),
         Target(
             "sessionkit-redis", SK + "redis", "sessionkit", matches="django-cache", store="redis"
+        ),
+        Target(
+            "sessionkit-redis-cached",
+            SK + "redis",
+            "sessionkit",
+            matches="django-cache",
+            store="redis",
+            client_cache=True,
         ),
         Target(
             "sessionkit-cache", SK + "cache", "sessionkit", matches="django-cache", store="redis"
