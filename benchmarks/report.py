@@ -234,9 +234,13 @@ def chart(measurements: list[Measurement], path: Path, title: str) -> None:
         ax.set_xticks(range(len(scenarios)), scenarios, rotation=15)
         ax.set_ylabel("req/s ÷ floor (median of rounds)")
         ax.set_title(f"{server} (1 worker)")
-        ax.legend(ncol=5, fontsize=8, loc="lower right")
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(title)
-    fig.tight_layout()
+    # One legend for every panel, above them: inside a panel it hid the shorter bars.
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(
+        handles, labels, ncol=6, fontsize=9, loc="upper center", bbox_to_anchor=(0.5, 0.965)
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     fig.savefig(path, dpi=110)
     plt.close(fig)
