@@ -37,3 +37,18 @@ def test_any_header_is_trimmed_to_printable_and_labelled(agent):
     kept = trimmed(agent)
     assert len(kept) <= MAX_USER_AGENT and kept.isprintable()
     assert device_label(kept)
+
+
+@given(st.text(max_size=2000))
+def test_trimming_drops_only_what_is_not_printable(agent):
+    head = agent[:MAX_USER_AGENT]
+    assert trimmed(agent) == "".join(ch for ch in head if ch.isprintable())
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_a_browser_header_is_stored_as_sent(agent):
+    assert trimmed(agent) == agent
+
+
+def test_control_characters_are_dropped_from_the_header():
+    assert trimmed("Mozilla/5.0\x00\x1b[31m (X11)\n") == "Mozilla/5.0[31m (X11)"
