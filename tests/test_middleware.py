@@ -283,6 +283,19 @@ def test_cookie_signed_with_an_old_secret_is_resigned_keeping_its_expiry(client,
     assert 2900 <= morsel["max-age"] <= 3000  # the cookie's remaining life, not a fresh hour
 
 
+def test_a_rolling_cookie_is_signed_with_the_secret_in_force_on_each_response(client, settings):
+    settings.SESSIONKIT = {"ROLLING": True}
+    key = stored_session({"x": 1})
+    cookie = encode_cookie_value(key, derive_key(settings.SECRET_KEY))
+    first = set_cookie(client.get("/read/", HTTP_COOKIE=f"{NAME}={cookie}"))
+    assert first.value == cookie
+    old_secret, settings.SECRET_KEY = settings.SECRET_KEY, "rotated-secret-" + "r" * 40
+    settings.SECRET_KEY_FALLBACKS = [old_secret]
+    again = set_cookie(client.get("/read/", HTTP_COOKIE=f"{NAME}={cookie}"))
+    assert again.value == encode_cookie_value(key, derive_key(settings.SECRET_KEY))
+    assert again.value != cookie
+
+
 def test_explicit_secret_list_signs_with_first_and_verifies_all(client, settings):
     settings.SESSIONKIT = {"SECRET": ["current-secret-" + "c" * 30, "previous-" + "p" * 30]}
     key = stored_session({"x": "hello"})
