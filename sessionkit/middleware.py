@@ -98,7 +98,8 @@ _remembered_cookie_state = lru_cache(maxsize=MEMO_SIZE)(cookie_state)
 #: :func:`~sessionkit.signing.encode_cookie_value` remembered: a response that sets the
 #: cookie (every write, every rolling response) re-signs the same id with the same key, and
 #: the HMAC and percent-encoding are 6 us of it. A pure function of the id and the key (a
-#: rotated secret is a new key); the ids held are those the header memo holds already.
+#: rotated secret is a new key); it holds at most ``MEMO_SIZE`` ids, as the header memo
+#: holds cookies that carry them.
 _remembered_cookie_value = lru_cache(maxsize=MEMO_SIZE)(encode_cookie_value)
 
 
