@@ -32,10 +32,19 @@ from sessionkit.conf import forget_on_change, get_redis_settings
 # -- clients ------------------------------------------------------------------------------
 
 
-@functools.cache
+#: The clients ``CLIENT_FACTORY`` factories returned, one per factory: built once per process.
+_factory_clients: dict[Callable[[], Any], Any] = {}
+
+
 def _factory_client(factory: Callable[[], Any]) -> Any:
     """The client a ``CLIENT_FACTORY`` returns, built once per process."""
-    return factory()
+    client = _factory_clients.get(factory)
+    if client is None:
+        built = factory()
+        client = _factory_clients.setdefault(factory, built)
+        if client is not built:  # another thread's first call won
+            built.close()
+    return client
 
 
 @functools.cache
@@ -49,8 +58,14 @@ def _cache_client(alias: str) -> Any:
 
 
 def _forget_clients() -> None:
+    """Drop the clients a settings change made stale. A factory's client is sessionkit's
+    own: it is closed, not left for the garbage collector (a Cluster client's connections
+    sit in reference cycles, so dropping it left sockets open until a later collection).
+    django-redis's client belongs to its cache and is only forgotten."""
     _cache_client.cache_clear()
-    _factory_client.cache_clear()
+    while _factory_clients:
+        _, client = _factory_clients.popitem()
+        client.close()
 
 
 forget_on_change(frozenset({"CACHES", "SESSION_CACHE_ALIAS", "SESSIONKIT_REDIS"}), _forget_clients)

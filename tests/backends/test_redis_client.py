@@ -5,6 +5,7 @@ API on a client no ``redis.asyncio`` twin can be derived from."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -217,3 +218,41 @@ async def test_async_api_without_an_async_twin_runs_the_sync_client_in_a_thread(
         )
         await session.aflush()
         assert factory_url.keys("*") == []
+
+
+#: The clients ``named_client`` built (held here, as a project's own registry would).
+BUILT: list[redis.Redis] = []
+
+
+def named_client() -> redis.Redis:
+    """A factory whose connections Redis's ``CLIENT LIST`` can tell apart."""
+    BUILT.append(redis.Redis.from_url(URL[0], client_name="sessionkit-factory-test"))
+    return BUILT[-1]
+
+
+def test_a_factory_client_is_closed_when_a_settings_change_drops_it(
+    factory_url: redis.Redis,
+) -> None:
+    """The factory's client is sessionkit's own: a settings change closes its connections
+    on the server instead of leaving them to the garbage collector."""
+
+    def factory_connections() -> int:
+        clients = factory_url.client_list()
+        return sum(1 for c in clients if c["name"] == "sessionkit-factory-test")
+
+    def closed_on_the_server() -> bool:
+        """Redis drops a closed connection on its next event-loop turn, which may come
+        after this ``CLIENT LIST``: ask again, for a second at most."""
+        deadline = time.monotonic() + 1
+        while factory_connections() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return factory_connections() == 0
+
+    try:
+        with override_settings(SESSIONKIT_REDIS={"CLIENT_FACTORY": f"{__name__}.named_client"}):
+            login("42")
+            assert factory_connections() == 1
+        assert closed_on_the_server()
+        assert len(BUILT) == 1
+    finally:
+        BUILT.clear()
