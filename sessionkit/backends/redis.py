@@ -97,7 +97,7 @@ class SessionStore(BaseStore):
     def _fetch_steps(self, key_hash: str, now: float) -> Steps[Record | None]:
         """A plain ``HGETALL`` (no write, no script); :data:`~wire.FETCH` only when that
         read finds a touch due (:func:`~wire.touch_due`), at most once per touch slack."""
-        got = wire.read((yield wire.read_call(_prefix(), key_hash)), key_hash)
+        got: wire.Fetched = yield wire.read_call(_prefix(), key_hash)
         self._moved = False
         if got.record is not None and got.record.is_live(now) and wire.touch_due(got.record, now):
             got = wire.fetched((yield wire.fetch_call(_prefix(), key_hash, now)), key_hash)

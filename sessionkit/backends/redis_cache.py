@@ -46,12 +46,15 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 import redis
 import redis.connection
 
 from sessionkit.conf import get_redis_settings
+
+T = TypeVar("T")
 
 #: Most invalidations read before a hit: beyond it the hit is a miss (a few KB, far below
 #: any socket buffer: Redis keeps output back only once the reader's buffer is full).
@@ -135,8 +138,8 @@ class TrackingCache:
     # -- reads ------------------------------------------------------------------------
 
     def cached(self, key: str) -> Any | None:
-        """The cached ``HGETALL`` reply of ``key`` once every waiting invalidation has been
-        applied, without blocking on the network; ``None`` on a miss."""
+        """The cached answer for ``key`` once every waiting invalidation has been applied,
+        without blocking on the network; ``None`` on a miss."""
         with self._lock:
             if not self._drain():
                 return None
@@ -147,13 +150,15 @@ class TrackingCache:
                 self.hits += 1
             return reply
 
-    def read(self, key: str) -> Any:
-        """``HGETALL key``: from the cache, else on the tracking connection (one round
-        trip, after which Redis tracks it) and kept."""
+    def read(self, key: str, answer: Callable[[Any], T]) -> T:
+        """``answer`` of ``HGETALL key``: from the cache, else on the tracking connection
+        (one round trip, after which Redis tracks it) and kept. What is kept is the answer
+        (the parsed session, never changed in place by its readers), so a hit parses
+        nothing."""
         with self._lock:
-            reply = self.cached(key)
-            if reply is not None:
-                return reply
+            hit = self.cached(key)
+            if hit is not None:
+                return cast(T, hit)
             self.misses += 1
             try:
                 self._connection.send_command("HGETALL", key)
@@ -161,11 +166,12 @@ class TrackingCache:
             except BaseException:
                 self._drop()
                 raise
+            answered = answer(reply)
             if reply:  # an empty reply (no session) is not cached
-                self._entries[key.encode()] = reply
+                self._entries[key.encode()] = answered
                 while len(self._entries) > self._size:
                     self._entries.popitem(last=False)
-            return reply
+            return answered
 
     def forget(self, keys: tuple[str, ...]) -> None:
         """Drop hashes this process has just written (it must never read them stale)."""

@@ -150,12 +150,15 @@ Steps = Generator[Call | Read, Any, T]
 
 
 def run(client: Any, call: Call | Read) -> Any:
-    """``HGETALL`` for a :class:`Read` (from the process-local cache when it is on); a
+    """``HGETALL`` for a :class:`Read`, answered as :meth:`Read.answer` parses it (from the
+    process-local cache when it is on); a
     script by ``EVALSHA``, falling back to ``EVAL`` (which caches the script) when not
     loaded, its keys then dropped from that cache."""
     cache = tracking_cache(client)
     if isinstance(call, Read):
-        return client.hgetall(call.key) if cache is None else cache.read(call.key)
+        if cache is None:
+            return call.answer(client.hgetall(call.key))
+        return cache.read(call.key, call.answer)
     try:
         reply = client.evalsha(call.script.sha, *call.argv)
     except NoScriptError:
@@ -174,10 +177,10 @@ async def arun(client: Any, call: Call | Read) -> Any:
     cache = tracking_cache(sync_client()) if get_redis_settings().client_cache else None
     if isinstance(call, Read):
         if cache is None:
-            return await client.hgetall(call.key)
+            return call.answer(await client.hgetall(call.key))
         if (hit := cache.cached(call.key)) is not None:
             return hit
-        return await sync_to_async(cache.read, thread_sensitive=False)(call.key)
+        return await sync_to_async(cache.read, thread_sensitive=False)(call.key, call.answer)
     try:
         reply = await client.evalsha(call.script.sha, *call.argv)
     except NoScriptError:

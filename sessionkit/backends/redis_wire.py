@@ -111,9 +111,15 @@ class Call:
 class Read:
     """A plain ``HGETALL`` of one session hash: a session's read when no touch is due, a
     read-only command that costs Redis no more than a ``GET`` and that a process-local
-    cache may answer (:mod:`sessionkit.backends.redis_cache`)."""
+    cache may answer (:mod:`sessionkit.backends.redis_cache`). What the steps receive is
+    :meth:`answer`'s :class:`Fetched`, so a cache keeps that and parses a hash once, not
+    on every hit."""
 
     key: str
+    key_hash: str
+
+    def answer(self, reply: Mapping[Any, Any]) -> Fetched:
+        return read(reply, self.key_hash)
 
 
 _COMMON = """
@@ -477,7 +483,7 @@ def write_args(record: Record, delta: Delta | None, index: str = "") -> tuple[st
 
 
 def read_call(prefix: str, key_hash: str) -> Read:
-    return Read(session_key_name(prefix, key_hash))
+    return Read(session_key_name(prefix, key_hash), key_hash)
 
 
 #: :data:`FETCH`'s slack arguments: :func:`sessionkit.lifetime.touch_slack` in ms.

@@ -110,6 +110,31 @@ def test_a_write_costs_one_more_round_trip_the_barrier(
     assert counter.delta()[::2] == (1, {"hgetall": 1})
 
 
+def test_a_hit_serves_the_stored_session_whatever_an_earlier_reader_did_with_its_copy(
+    cached: tuple[redis.Redis, TrackingCache],
+) -> None:
+    """Hits share one parsed copy of the hash: a reader that changes its session in place
+    and in bulk, then never saves, changes nothing the next reader sees."""
+    _, cache = cached
+    session = SessionStore()
+    session.update({"cart": [1, 2], "user": {"name": "ann"}, "n": 1})
+    session.save()
+    key = session.session_key
+    SessionStore(key).load()  # a miss: now cached
+    hits = cache.hits
+    first = SessionStore(key)
+    first["cart"].append(3)
+    first["user"]["name"] = "bob"
+    del first["n"]
+    first["new"] = True
+    first.update({"x": 1})
+    first.pop("user")
+    first.clear()  # no save: the store's copy is what it was
+    second = SessionStore(key)
+    assert dict(second.items()) == {"cart": [1, 2], "user": {"name": "ann"}, "n": 1}
+    assert cache.hits == hits + 2
+
+
 def test_a_change_by_another_client_is_seen_at_once(
     cached: tuple[redis.Redis, TrackingCache],
 ) -> None:
