@@ -154,7 +154,8 @@ class TrackingCache:
         """``answer`` of ``HGETALL key``: from the cache, else on the tracking connection
         (one round trip, after which Redis tracks it) and kept. What is kept is the answer
         (the parsed session, never changed in place by its readers), so a hit parses
-        nothing."""
+        nothing. Entries are keyed by the Redis key alone: every read passes the same
+        ``answer`` (:meth:`~sessionkit.backends.redis_wire.Read.answer`)."""
         with self._lock:
             hit = self.cached(key)
             if hit is not None:
