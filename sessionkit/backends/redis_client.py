@@ -151,9 +151,8 @@ Steps = Generator[Call | Read, Any, T]
 
 def run(client: Any, call: Call | Read) -> Any:
     """``HGETALL`` for a :class:`Read`, answered as :meth:`Read.answer` parses it (from the
-    process-local cache when it is on); a
-    script by ``EVALSHA``, falling back to ``EVAL`` (which caches the script) when not
-    loaded, its keys then dropped from that cache."""
+    process-local cache when it is on); a script by ``EVALSHA``, falling back to ``EVAL``
+    (which caches the script) when not loaded, its keys then dropped from that cache."""
     cache = tracking_cache(client)
     if isinstance(call, Read):
         if cache is None:
