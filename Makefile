@@ -69,7 +69,7 @@ typecheck: venv ## mypy --strict on the package and the soak
 
 # memcached for the cache store's tests (Debian's package; Redis and PostgreSQL come from
 # tests/servers). Where it cannot be installed, those tests skip and say why.
-memcached:
+memcached: ## install memcached for the cache store's tests (apt-get, as root), if missing
 	@command -v memcached >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "make: installing memcached (apt-get)"; \
@@ -81,7 +81,7 @@ memcached:
 # Chromium for the browser tests (tests/e2e/test_browser.py, driven by Playwright's Python
 # API with this executable; never `playwright install`). Where it cannot be installed,
 # those tests skip and say why.
-chromium:
+chromium: ## install Chromium for the browser tests (apt-get, as root), if missing
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "make: installing chromium (apt-get)"; \
