@@ -73,6 +73,9 @@ class TrackingCache:
     Redis says they changed (least recently used dropped beyond ``size``)."""
 
     def __init__(self, pool: redis.ConnectionPool, size: int) -> None:
+        #: Held so that no other pool takes its ``id()`` (the key of :data:`_caches`) while
+        #: this cache answers for it.
+        self._pool = pool
         kwargs = {**pool.connection_kwargs, "protocol": 3}
         kwargs.pop("parser_class", None)  # django-redis's RESP2 parser: RESP3 is needed
         self._connection: Any = pool.connection_class(**kwargs)
@@ -174,6 +177,11 @@ class TrackingCache:
                     self._entries.popitem(last=False)
             return answered
 
+    def close(self) -> None:
+        """Empty the cache and close its connection (a settings change replaced it)."""
+        with self._lock:
+            self._drop()
+
     def forget(self, keys: tuple[str, ...]) -> None:
         """Drop hashes this process has just written (it must never read them stale)."""
         with self._lock:
@@ -188,6 +196,14 @@ def _bytes(key: bytes | str) -> bytes:
 #: This process's caches, one per connection pool (a forked child gets its own).
 _caches: dict[tuple[int, int], TrackingCache] = {}
 _caches_lock = threading.Lock()
+
+
+def close_caches() -> None:
+    """Close every cache of this process (called when the Redis settings change)."""
+    with _caches_lock:
+        while _caches:
+            _, cache = _caches.popitem()
+            cache.close()
 
 
 def tracking_cache(client: Any) -> TrackingCache | None:

@@ -11,6 +11,7 @@ The settings are read by :func:`sessionkit.conf.get_redis_settings`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import weakref
 from collections.abc import Callable, Generator, Sequence
@@ -25,7 +26,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from redis.exceptions import NoScriptError
 
-from sessionkit.backends.redis_cache import tracking_cache
+from sessionkit.backends.redis_cache import close_caches, tracking_cache
 from sessionkit.backends.redis_wire import Call, Read
 from sessionkit.conf import forget_on_change, get_redis_settings
 
@@ -61,11 +62,16 @@ def _forget_clients() -> None:
     """Drop the clients a settings change made stale. A factory's client is sessionkit's
     own: it is closed, not left for the garbage collector (a Cluster client's connections
     sit in reference cycles, so dropping it left sockets open until a later collection).
-    django-redis's client belongs to its cache and is only forgotten."""
+    django-redis's client belongs to its cache and is only forgotten. The async clients are
+    retired (closed when their loop ends) and the process-local caches closed: both are
+    found by their pool's ``id()``, which a new pool may reuse."""
     _cache_client.cache_clear()
     while _factory_clients:
         _, client = _factory_clients.popitem()
         client.close()
+    for entry in list(_async_clients.values()):
+        entry.retire()
+    close_caches()
 
 
 forget_on_change(frozenset({"CACHES", "SESSION_CACHE_ALIAS", "SESSIONKIT_REDIS"}), _forget_clients)
@@ -114,17 +120,71 @@ def _async_twin(client: Any) -> Any | None:
     )
 
 
-#: One async client per event loop (and per configuration): clients are bound to a loop.
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[object, Any]] = (
+class LoopClients:
+    """One event loop's ``redis.asyncio`` clients, by configuration, closed when the loop
+    ends. Under WSGI, Django runs each async view in an event loop of its own (asgiref's
+    ``async_to_sync`` is ``asyncio.run``): a client left open would keep its socket, its
+    pool and the finished loop alive, one set per request."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.clients: dict[object, Any] = {}
+        #: Clients a settings change replaced: no longer handed out, still closed at the end.
+        self.retired: list[Any] = []
+        # A loop holds its tasks weakly: this reference keeps the closer alive. Cancelled
+        # before it ever ran, it closes nothing (the loop made no I/O, so has no socket
+        # open), but its entry still goes, and with it the loop.
+        self._closer = loop.create_task(self._close_at_shutdown())
+        self._closer.add_done_callback(lambda _: _async_clients.pop(loop, None))
+
+    async def _close_at_shutdown(self) -> None:
+        """Wait for the loop's shutdown (``asyncio.run``, asgiref and uvicorn cancel the
+        tasks left), then close its clients."""
+        try:
+            await asyncio.get_running_loop().create_future()  # never set
+        finally:
+            for client in [*self.clients.values(), *self.retired]:
+                with contextlib.suppress(Exception):  # best effort: the loop is ending
+                    await _aclose(client)
+
+    def retire(self) -> None:
+        self.retired += self.clients.values()
+        self.clients.clear()
+
+
+async def _aclose(client: Any) -> None:
+    """Close a client, its pool (a client given its pool leaves it open) and, behind
+    Sentinel, the connections to the sentinels (the master's pool leaves them open)."""
+    await _aclose_one(client)
+    if (pool := getattr(client, "connection_pool", None)) is not None:
+        await pool.disconnect()
+        if (sentinels := getattr(pool, "sentinel_manager", None)) is not None:
+            await _aclose_one(sentinels)
+
+
+async def _aclose_one(closable: Any) -> None:
+    closer = getattr(closable, "aclose", None)  # redis-py 5.0.1+; close() before
+    await (closer() if closer is not None else closable.close())
+
+
+#: Each event loop's async clients (a loop gone, its entry goes too).
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopClients] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _loop_clients() -> LoopClients:
+    loop = asyncio.get_running_loop()
+    entry = _async_clients.get(loop)
+    if entry is None:
+        entry = _async_clients[loop] = LoopClients(loop)
+    return entry
 
 
 def async_client() -> Any | None:
     """This event loop's ``redis.asyncio`` client, or ``None`` (run the sync client in a
     thread) when none can be derived."""
     factory = get_redis_settings().async_client_factory
-    clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    clients = _loop_clients().clients
     if factory is not None:
         if factory not in clients:
             clients[factory] = factory()

@@ -60,4 +60,4 @@ def test_sessions_under_uvicorn_use_the_native_async_client(asgi_server: str) ->
     loops = set(redis_client._async_clients.keys()) - before
     assert len(loops) == 1  # uvicorn's event loop got its own client
     (clients,) = (redis_client._async_clients[loop] for loop in loops)
-    assert all(isinstance(c, redis.asyncio.Redis) for c in clients.values())
+    assert all(isinstance(c, redis.asyncio.Redis) for c in clients.clients.values())

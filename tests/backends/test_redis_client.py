@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 from django.test import override_settings
 
 from sessionkit.backends import redis_wire as wire
@@ -251,3 +252,41 @@ def test_a_factory_client_is_closed_when_a_settings_change_drops_it(
         assert len(BUILT) == 1
     finally:
         BUILT.clear()
+
+
+def _named_connections(client: redis.Redis) -> int:
+    return sum(1 for c in client.client_list() if c["name"] == "sessionkit-factory-test")
+
+
+def test_a_settings_change_closes_the_process_local_cache(factory_url: redis.Redis) -> None:
+    """The cache's tracking connection goes with the configuration it was opened for: a new
+    one could otherwise take the old pool's place (caches are found by its ``id()``) and
+    serve sessions from the server the settings no longer name."""
+    conf = {"CLIENT_FACTORY": f"{__name__}.named_client", "CLIENT_CACHE": True}
+    try:
+        with override_settings(SESSIONKIT_REDIS=conf):
+            session = login("42")
+            assert SessionStore(session.session_key).get("cart") == [1]  # through the cache
+            assert _named_connections(factory_url) == 2  # the client's, the cache's
+        servers.wait_until(
+            lambda: _named_connections(factory_url) == 0, "cache connection closed", timeout=1
+        )
+    finally:
+        BUILT.clear()
+
+
+def test_async_views_under_wsgi_leave_no_connection_open(store: redis.Redis) -> None:
+    """Django runs an async view under WSGI in an event loop of its own (asgiref's
+    ``async_to_sync``): the loop's client is closed when the loop ends, not left holding a
+    connection per request."""
+    session = login("42")
+
+    async def view() -> Any:
+        return await SessionStore(session.session_key).aget("cart")
+
+    before = len(store.client_list())
+    for _ in range(10):
+        assert async_to_sync(view)() == [1]
+    servers.wait_until(
+        lambda: len(store.client_list()) <= before, "async connections closed", timeout=1
+    )
