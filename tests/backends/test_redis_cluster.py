@@ -17,7 +17,7 @@ from redis.cluster import RedisCluster
 from redis.crc import key_slot
 
 import sessionkit
-from sessionkit.backends.base import hash_key
+from sessionkit.backends.base import default_session_key, hash_key
 from sessionkit.backends.redis import SessionStore
 from sessionkit.backends.redis_client import sync_client
 from sessionkit.backends.redis_wire import same_slot, session_key_name
@@ -132,6 +132,15 @@ def _across_slots(taken: str, name: str) -> Any:
     return lambda: next(ids)
 
 
+def _outside_the_slot_of(key: str) -> Any:
+    """A ``GENID`` hook giving a random id whose hash is not in ``key``'s hash's slot (one
+    random id in 256 shares its tag)."""
+    candidate = default_session_key()
+    while same_slot(hash_key(key), hash_key(candidate)):
+        candidate = default_session_key()
+    return lambda: candidate
+
+
 def test_cycle_key_with_a_genid_hook_skips_a_taken_id_across_slots(
     on_cluster: RedisCluster,
 ) -> None:
@@ -155,6 +164,7 @@ async def test_async_cycle_key_with_a_genid_hook_crosses_slots_on_a_cluster(
         other, session = SessionStore(), SessionStore()
         await other.aset("n", 0)
         await other.asave()
+        session.genid = _outside_the_slot_of("async-copy-0000")
         await session.aset("n", 1)
         await session.aset("_auth_user_id", "9")
         await session.asave()
