@@ -4,6 +4,9 @@ A session is held as *fields*: each top-level key mapped to the JSON text of its
 Two states compare equal exactly when every value serialises the same, so assigning an
 equal value is no change while mutating a nested list in place is one, with no need for
 ``request.session.modified = True``. Stores that write only changed keys use the diff.
+Keys and values are written as Django's JSON serializer writes them: a key that is not a
+str as ``json.dumps`` writes it (``7`` as ``"7"``), a lone surrogate in a value escaped (in
+a key, which no store can hold, it is refused).
 
 A session loaded from a store is a :class:`LazyData`: each value is decoded when the view
 first reads it, and only the values the view read or wrote are encoded again to judge the
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -26,18 +30,65 @@ logger = logging.getLogger(__name__)
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _lenient = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=repr)
+#: A lone surrogate: a str may hold one, UTF-8 (so a store) cannot.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def _writable(text: str) -> str:
+    """``text`` with each lone surrogate escaped as Django's serializer (``json.dumps``)
+    writes it: UTF-8, so every store, can then hold it."""
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return _SURROGATE.sub(_escape, text)
+    return text
+
+
+def _encode(value: Any) -> str:
+    return _writable(_encoder.encode(value))
+
+
+def _encode_lenient(value: Any) -> str:
+    return _writable(_lenient.encode(value))
+
+
+def _field_key(key: Any, *, strict: bool = True) -> str:
+    """A session key as ``json.dumps`` (Django's serializer) writes it: ``7`` as ``"7"``,
+    ``True`` as ``"true"``, ``None`` as ``"null"``. ``strict=False`` fingerprints a key
+    JSON cannot hold (a tuple) instead of refusing it."""
+    if isinstance(key, str):
+        if key.isascii() or _writable(key) is key:
+            return key
+        if not strict:
+            return repr(key)
+        raise ValueError(
+            f"the session key {key!r} holds a lone surrogate, which no store can hold"
+        )
+    if isinstance(key, int | float) or key is None:
+        return json.dumps(key)
+    if not strict:
+        return repr(key)
+    raise TypeError(
+        f"the session key {key!r} is a {type(key).__name__}, which JSON cannot hold: "
+        "use a str (or an int, float, bool or None, saved as its JSON text)."
+    )
 
 
 def decode_value(text: str) -> Any:
     return json.loads(text)
 
 
-def to_fields(data: Mapping[str, Any], *, strict: bool = True) -> Fields:
+def to_fields(data: Mapping[Any, Any], *, strict: bool = True) -> Fields:
     """Encode a session dict. ``strict=False`` fingerprints values JSON cannot hold."""
     if isinstance(data, LazyData):
         return data.fields(strict=strict)
-    encode = _encoder.encode if strict else _lenient.encode
-    return {key: encode(value) for key, value in data.items()}
+    encode = _encode if strict else _encode_lenient
+    return {_field_key(key, strict=strict): encode(value) for key, value in data.items()}
 
 
 def from_fields(fields: Mapping[str, str]) -> dict[str, Any]:
@@ -206,14 +257,14 @@ class LazyData(dict[str, Any]):
         as its stored text; a value written, or read and changed in place, encoded. A
         read value whose text differs is compared with the stored one re-encoded (a store
         written by another program may space or escape JSON differently): no change."""
-        encode = _encoder.encode if strict else _lenient.encode
+        encode = _encode if strict else _encode_lenient
         stored, origin = self._stored, self._origin
         out: Fields = {}
         for key, value in dict.items(self):
             if value is _PENDING:
                 out[key] = stored[key]
             elif value is not origin.get(key, _MISSING):  # written: judged by its text
-                out[key] = encode(value)
+                out[_field_key(key, strict=strict)] = encode(value)
             elif type(value) in _IMMUTABLE:
                 out[key] = stored[key]
             else:  # read, perhaps changed in place

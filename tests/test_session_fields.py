@@ -48,6 +48,53 @@ def test_values_json_cannot_hold_are_refused_when_saving_and_fingerprinted_when_
     assert to_fields({"n": float("nan")}, strict=False) == {"n": "NaN"}
 
 
+def test_keys_that_are_not_str_are_saved_as_djangos_json_serializer_writes_them() -> None:
+    """``json.dumps`` writes ``7`` as ``"7"`` and ``None`` as ``"null"``: so does a save,
+    of a new session and of a loaded one (never a field a store cannot write)."""
+    data = {7: "seven", 1.5: 1, True: [], None: {}, "s": "s"}
+    fields = to_fields(data)
+    assert all(isinstance(key, str) for key in fields)
+    assert from_fields(fields) == json.loads(json.dumps(data))
+    assert json.loads(join_fields(fields)) == json.loads(json.dumps(data))
+    session = LazyData({"a": "1"})
+    session[7] = "seven"
+    assert diff({"a": "1"}, to_fields(session)) == Delta({"7": '"seven"'}, frozenset())
+
+
+def test_a_key_json_cannot_hold_is_refused_when_saving_and_named() -> None:
+    with pytest.raises(TypeError, match=r"session key \(1, 2\) is a tuple"):
+        to_fields({(1, 2): "x"})
+    session = LazyData({"a": "1"})
+    session[(1, 2)] = "x"
+    with pytest.raises(TypeError, match=r"session key \(1, 2\) is a tuple"):
+        to_fields(session)
+    assert to_fields(session, strict=False) == {"a": "1", "(1, 2)": '"x"'}
+
+
+def test_a_key_holding_a_lone_surrogate_is_refused_when_saving_and_named() -> None:
+    """No store can hold it (a Redis field name, a SQL path are UTF-8): an error naming
+    the key at save time, not an encoding error from a store's client."""
+    with pytest.raises(ValueError, match=r"session key 'k\\ud800' holds a lone surrogate"):
+        to_fields({"k\ud800": 1})
+    assert to_fields({"k\ud800": 1, "caf\u00e9": 2}, strict=False) == {
+        "'k\\ud800'": "1",
+        "caf\u00e9": "2",
+    }
+
+
+def test_a_lone_surrogate_is_saved_escaped_as_djangos_json_serializer_writes_it() -> None:
+    """A str may hold one, UTF-8 cannot: the text escapes it (other characters stay as
+    they are), so every store writes it and reads the same str back."""
+    data = {"name": "bad\udcff", "nested": {"k\ud800": ["caf\u00e9 \udcff"]}}
+    fields = to_fields(data)
+    assert fields == {"name": '"bad\\udcff"', "nested": '{"k\\ud800":["caf\u00e9 \\udcff"]}'}
+    assert from_fields(fields) == data
+    assert json.loads(join_fields(fields).encode()) == data
+    session = LazyData(fields)
+    session["name"] += "!"
+    assert to_fields(session)["name"] == '"bad\\udcff!"'
+
+
 @settings(max_examples=50)
 @given(st.dictionaries(st.text(), JSON, max_size=5))
 def test_fields_round_trip_and_join_into_one_json_object(data: dict[str, object]) -> None:

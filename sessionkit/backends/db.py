@@ -40,7 +40,7 @@ def _record_from_row(row: tuple[Any, ...]) -> Record:
     """A record from a row of :data:`db_sql.READ_COLUMNS` (``ValueError``: undecodable)."""
     data, created, expires, age, deadline, user_id, user_agent, ip, last_seen = row
     return Record(
-        fields=to_fields(json.loads(data)),
+        fields=_decoded(data),
         created=db_time.to_epoch(created),
         expires=db_time.to_epoch(expires),
         age=age,
@@ -71,9 +71,17 @@ def _locked(live: QuerySet[Session]) -> Record | None:
     )
 
 
+def _decoded(data: str) -> Fields:
+    """A row's data as fields (``ValueError``: not JSON, or JSON but not an object)."""
+    session = json.loads(data)
+    if not isinstance(session, dict):
+        raise ValueError(f"session data is a JSON {type(session).__name__}, not an object")
+    return to_fields(session)
+
+
 def _stored_fields(row: Session) -> Fields:
     try:
-        return to_fields(json.loads(row.data))
+        return _decoded(row.data)
     except ValueError:
         return {}
 
@@ -107,10 +115,11 @@ def _columns(record: Record) -> dict[str, object]:
     }
 
 
-def _recoverable(connection: Any, db: str) -> Any:
-    """A savepoint around the merged ``UPDATE`` inside a PostgreSQL transaction, so a
+def _recoverable(connection: Any, db: str, statements: int) -> Any:
+    """A transaction around the merged write when it takes several statements (one write,
+    all or nothing), and a savepoint around it inside a PostgreSQL transaction, so a
     statement refused for its JSON leaves the transaction usable for the locked path."""
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
+    if statements > 1 or (connection.vendor == "postgresql" and connection.in_atomic_block):
         return transaction.atomic(using=db)
     return contextlib.nullcontext()
 
@@ -186,16 +195,18 @@ class SessionStore(BaseStore):
     def _update(self, key_hash: str, record: Record, delta: Delta | None) -> bool:
         """One ``UPDATE`` merging ``delta`` (only the changed keys, so concurrent requests
         that change different keys lose nothing) and the lifetime into the row as it is
-        (:mod:`sessionkit.backends.db_sql`); the locked read-merge-write
-        (:meth:`_locked_update`) where that statement cannot carry the delta."""
+        (:mod:`sessionkit.backends.db_sql`; several in one transaction for a delta too large
+        for one); the locked read-merge-write (:meth:`_locked_update`) where that statement
+        cannot carry the delta."""
         db = self._db(True)
         connection = connections[db]
-        statement = db_sql.update(connection, key_hash, record, delta, time.time())
-        if statement is None:
+        statements = db_sql.update(connection, key_hash, record, delta, time.time())
+        if statements is None:
             return self._locked_update(db, key_hash, record, delta)
         try:
-            with _recoverable(connection, db), connection.cursor() as cursor:
-                cursor.execute(statement.sql, statement.params)
+            with _recoverable(connection, db, len(statements)), connection.cursor() as cursor:
+                for statement in statements:  # the first takes the write lock: no writer between
+                    cursor.execute(statement.sql, statement.params)
                 return bool(cursor.rowcount == 1)
         except (DataError, OperationalError) as error:
             if not _json_refused(connection, error):

@@ -11,6 +11,9 @@ nothing, without ``SELECT ... FOR UPDATE``):
   ``json_patch``, whose RFC 7396 merge deletes keys set to ``null``. A path cannot carry a
   key holding ``"``, ``\\`` or a control character: :func:`update` answers ``None`` and the
   store takes the locked read-merge-write path.
+  The calls nest, 60 keys set or 120 removed in each, and SQLite's parser overflows past
+  about 28 nested calls: a larger delta (over 720 changed keys) goes in several ``UPDATE``
+  statements run in one transaction, which holds SQLite's write lock from the first on.
 - PostgreSQL: the stored object's members but the delta's keys, then the delta's, through
   ``json_each`` / ``json_object_agg`` on ``json`` (not ``jsonb``: ``jsonb`` rewrites
   ``1e+16`` as an integer and refuses ``\\u0000``; ``json`` keeps each value's text). A
@@ -41,12 +44,15 @@ from django.db.models import Field
 
 from sessionkit.backends import db_time
 from sessionkit.models import Session
-from sessionkit.session_fields import Delta, join_fields
+from sessionkit.session_fields import Delta, Fields, join_fields
 
 #: SQLite's default SQLITE_MAX_FUNCTION_ARG is 127: ``json_set`` takes the document and
 #: (path, value) pairs, ``json_remove`` the document and paths.
 SQLITE_SET_PAIRS = 60
 SQLITE_REMOVE_PATHS = 120
+#: Most ``json_set`` / ``json_remove`` calls nested in one statement: SQLite's parser
+#: overflows its stack at about 28 (a delta of some 1,700 changed keys).
+SQLITE_NESTED_CALLS = 12
 
 #: The keys whose change also changes the stored lifetime or user.
 EXPIRY_KEY = "_session_expiry"
@@ -206,6 +212,65 @@ def _param(vendor: str, name: str, kind: str) -> str:
     return f"%({name})s::{kind}" if vendor == "postgresql" else f"%({name})s"
 
 
+def _sqlite_merge(data_sql: str, changed: int, removed: int) -> str:
+    """``data_sql`` with the keys ``%(r<i>)s`` removed and ``%(p<i>)s`` set to ``%(v<i>)s``:
+    ``json_remove`` and ``json_set`` calls nested, each as many as SQLite takes."""
+    for start in range(0, removed, SQLITE_REMOVE_PATHS):
+        paths = [f"%(r{i})s" for i in range(start, min(removed, start + SQLITE_REMOVE_PATHS))]
+        data_sql = f"json_remove({data_sql}, {', '.join(paths)})"
+    for start in range(0, changed, SQLITE_SET_PAIRS):
+        pairs = [
+            f"%(p{i})s, json(%(v{i})s)"
+            for i in range(start, min(changed, start + SQLITE_SET_PAIRS))
+        ]
+        data_sql = f"json_set({data_sql}, {', '.join(pairs)})"
+    return data_sql
+
+
+@functools.cache
+def _merge_sql(n: Names, changed: int, removed: int) -> str:
+    """An ``UPDATE`` of the data only: a leading part of a delta too large for one SQLite
+    statement (the last part's statement writes the lifetime too)."""
+    return (
+        f"UPDATE {n['table']} SET {n['data']} = {_sqlite_merge(n['data'], changed, removed)} "
+        f"WHERE {n['key_hash']} = %(key)s AND {n['expires']} > %(now)s"
+    )
+
+
+#: One SQLite statement's share of a delta: the keys it removes, the (key, text) it sets.
+Part = tuple[list[str], list[tuple[str, str]]]
+
+
+def _sqlite_parts(changed: Fields, removed: list[str]) -> list[Part]:
+    """The delta in parts of at most :data:`SQLITE_NESTED_CALLS` nested calls each: one
+    part, the common case, up to 720 changed keys."""
+    items = list(changed.items())
+    nested = -(-len(removed) // SQLITE_REMOVE_PATHS) - (-len(items) // SQLITE_SET_PAIRS)
+    if nested <= SQLITE_NESTED_CALLS:
+        return [(removed, items)]
+    calls: list[Part] = [
+        (removed[i : i + SQLITE_REMOVE_PATHS], [])
+        for i in range(0, len(removed), SQLITE_REMOVE_PATHS)
+    ]
+    calls += [
+        ([], items[i : i + SQLITE_SET_PAIRS]) for i in range(0, len(items), SQLITE_SET_PAIRS)
+    ]
+    parts: list[Part] = []
+    for i in range(0, max(len(calls), 1), SQLITE_NESTED_CALLS):
+        group = calls[i : i + SQLITE_NESTED_CALLS]
+        parts.append(([k for r, _ in group for k in r], [kv for _, c in group for kv in c]))
+    return parts
+
+
+def _sqlite_params(part: Part) -> dict[str, str]:
+    """A part's paths and values, as :func:`_sqlite_merge` names them."""
+    removed, changed = part
+    params = {f"r{i}": f'$."{key}"' for i, key in enumerate(removed)}
+    for i, (key, text) in enumerate(changed):
+        params[f"p{i}"], params[f"v{i}"] = f'$."{key}"', text
+    return params
+
+
 @functools.cache
 def _update_sql(n: Names, data: tuple[str, int, int], replace: bool, user: str) -> str:
     """The merged ``UPDATE`` (named parameters, see :func:`update`). ``data``: how the data
@@ -230,15 +295,7 @@ def _update_sql(n: Names, data: tuple[str, int, int], replace: bool, user: str) 
             + ") m)"
         )
     elif mode == "merge":
-        for start in range(0, removed, SQLITE_REMOVE_PATHS):
-            paths = [f"%(r{i})s" for i in range(start, min(removed, start + SQLITE_REMOVE_PATHS))]
-            data_sql = f"json_remove({data_sql}, {', '.join(paths)})"
-        for start in range(0, changed, SQLITE_SET_PAIRS):
-            pairs = [
-                f"%(p{i})s, json(%(v{i})s)"
-                for i in range(start, min(changed, start + SQLITE_SET_PAIRS))
-            ]
-            data_sql = f"json_set({data_sql}, {', '.join(pairs)})"
+        data_sql = _sqlite_merge(data_sql, changed, removed)
     now = _param(vendor, "now", "timestamptz")
     deadline = _earliest(vendor, n["deadline"], _param(vendor, "deadline", "timestamptz"))
     age = _param(vendor, "age", "integer")
@@ -266,9 +323,11 @@ def _update_sql(n: Names, data: tuple[str, int, int], replace: bool, user: str) 
 
 def update(
     connection: Any, key_hash: str, record: Any, delta: Delta | None, now: float
-) -> Statement | None:
-    """The one ``UPDATE`` writing ``record`` (with ``delta``: only its keys) over the row
-    as it is, or ``None`` where SQLite's JSON paths cannot name a key."""
+) -> list[Statement] | None:
+    """The ``UPDATE`` writing ``record`` (with ``delta``: only its keys) over the row as it
+    is, or ``None`` where SQLite's JSON paths cannot name a key. One statement, but for a
+    delta too large for one SQLite statement: then several, to run in one transaction
+    (which holds SQLite's write lock from the first), the last also writing the lifetime."""
     vendor = connection.vendor
     params: dict[str, Any] = {
         "now": db_time.to_db(connection, now),
@@ -277,6 +336,7 @@ def update(
         "ip": record.client.ip,
         "key": key_hash,
     }
+    leading: list[Statement] = []
     if delta is None:
         data: tuple[str, int, int] = ("full", 0, 0)
         params["data"] = join_fields(record.fields)
@@ -287,15 +347,18 @@ def update(
             sqlite_path_safe(key) for key in (*changed, *removed)
         ):
             return None
-        data = ("merge", len(changed), len(removed)) if delta else ("keep", 0, 0)
         if vendor == "postgresql":
+            data = ("merge", len(changed), len(removed)) if delta else ("keep", 0, 0)
             params["drop"] = [*changed, *removed]
             params["changed"] = join_fields(changed)
         else:
-            for i, key in enumerate(removed):
-                params[f"r{i}"] = f'$."{key}"'
-            for i, (key, text) in enumerate(changed.items()):
-                params[f"p{i}"], params[f"v{i}"] = f'$."{key}"', text
+            *parts, last = _sqlite_parts(changed, removed)
+            for part in parts:
+                sql = _merge_sql(names(connection), len(part[1]), len(part[0]))
+                own = {"key": key_hash, "now": params["now"], **_sqlite_params(part)}
+                leading.append(Statement(sql, own))
+            data = ("merge", len(last[1]), len(last[0])) if delta else ("keep", 0, 0)
+            params.update(_sqlite_params(last))
         replace = EXPIRY_KEY in changed or EXPIRY_KEY in delta.removed
         user = "set" if USER_KEY in changed or USER_KEY in delta.removed else "keep"
     if replace:
@@ -303,4 +366,4 @@ def update(
         params["age"] = record.age
     if user == "set":
         params["user"] = db_time.user_param(connection, record.user_id)
-    return Statement(_update_sql(names(connection), data, replace, user), params)
+    return [*leading, Statement(_update_sql(names(connection), data, replace, user), params)]

@@ -295,6 +295,25 @@ def test_any_key_merges_and_round_trips(via, key):
 
 
 @COUNTED
+def test_keys_that_are_not_str_are_saved_as_djangos_json_serializer_writes_them(via):
+    """``json.dumps`` writes ``7`` as ``"7"``: never a row that is not JSON (a new session)
+    nor a 500 (a loaded one); a key JSON cannot hold is refused, named, at save time."""
+    session = SessionStore()
+    session.update({"cart": ["book"], 7: "seven"})
+    via(session, "save")
+    loaded = SessionStore(session.session_key)
+    assert loaded.load() == {"cart": ["book"], "7": "seven"}
+    loaded.update({None: 1, True: 2, 1.5: 3})
+    via(loaded, "save")
+    expected = {"cart": ["book"], "7": "seven", "null": 1, "true": 2, "1.5": 3}
+    assert SessionStore(session.session_key).load() == expected
+    loaded[(1, 2)] = "x"
+    with pytest.raises(TypeError, match=r"session key \(1, 2\)"):
+        via(loaded, "save")
+    assert SessionStore(session.session_key).load() == expected
+
+
+@COUNTED
 def test_values_round_trip_exactly_through_concurrent_merges(via):
     a, b = loaded_twice(**{f"v{i}": value for i, value in enumerate(ODD_VALUES)})
     a["a"] = ODD_VALUES
@@ -306,6 +325,19 @@ def test_values_round_trip_exactly_through_concurrent_merges(via):
     expected.update(a=ODD_VALUES, b=list(reversed(ODD_VALUES)))
     assert data == expected
     assert json.dumps(data, sort_keys=True) == json.dumps(expected, sort_keys=True)  # types
+
+
+@COUNTED
+def test_a_lone_surrogate_in_a_value_is_stored_and_read_back(via):
+    """A str may hold one, UTF-8 cannot: stored escaped, as ``json.dumps`` writes it."""
+    session = SessionStore()
+    session["name"] = "bad\udcff"
+    via(session, "save")
+    loaded = SessionStore(session.session_key)
+    assert loaded.load() == {"name": "bad\udcff"}
+    loaded["other"] = ["\ud800"]
+    via(loaded, "save")
+    assert SessionStore(session.session_key).load() == {"name": "bad\udcff", "other": ["\ud800"]}
 
 
 @COUNTED
@@ -346,8 +378,9 @@ def test_removing_the_user_clears_it_and_other_writes_keep_it(via):
 
 
 @COUNTED
+@pytest.mark.parametrize("changed", [1, 2000])
 @pytest.mark.parametrize("end", ["deleted", "expired"])
-def test_a_write_never_brings_back_a_session_that_ended_meanwhile(via, end):
+def test_a_write_never_brings_back_a_session_that_ended_meanwhile(via, end, changed):
     key = saved(x=1)
     session = SessionStore(key)
     via(session, "load")
@@ -355,7 +388,7 @@ def test_a_write_never_brings_back_a_session_that_ended_meanwhile(via, end):
         SessionStore(key).delete()
     else:
         age_by(key, 2 * 3600 * 24 * 14)
-    session["x"] = 2
+    session.update({"x": 2, **{f"k{i}": i for i in range(changed - 1)}})
     with pytest.raises(UpdateError):
         via(session, "save")
     if end == "deleted":
@@ -372,6 +405,15 @@ def test_a_write_over_a_row_that_is_not_json_takes_the_locked_path(via):
     a["y"] = 2
     via(a, "save")
     assert SessionStore(a.session_key).load() == {"y": 2}
+
+
+@COUNTED
+def test_a_locked_write_over_a_row_that_is_json_but_no_object_writes_the_session(via):
+    a, _ = loaded_twice(x=1)
+    Session.objects.filter(pk=hash_key(a.session_key)).update(data="[]")
+    a['quo"te'] = 2  # SQLite: the locked path (PostgreSQL's json_each refuses the array)
+    via(a, "save")
+    assert SessionStore(a.session_key).load() == {'quo"te': 2}
 
 
 @COUNTED
@@ -403,6 +445,24 @@ def test_a_delta_of_hundreds_of_keys_is_one_statement(via):
         "kept": 0,
         "b": 1,
         **{f"new{i}": [i] for i in range(130)},
+    }
+
+
+@COUNTED
+def test_a_delta_too_large_for_one_statement_is_written_whole(via):
+    """SQLite's parser overflows on about 28 nested calls (about 1,700 changed keys): the
+    delta goes in several statements, in one transaction, and still merges."""
+    a, b = loaded_twice(**{f"old{i}": i for i in range(3000)}, kept=0)
+    for i in range(3000):
+        del a[f"old{i}"]
+    a.update({f"new{i}": [i] for i in range(2000)})
+    via(a, "save")
+    b["b"] = 1
+    via(b, "save")
+    assert SessionStore(a.session_key).load() == {
+        "kept": 0,
+        "b": 1,
+        **{f"new{i}": [i] for i in range(2000)},
     }
 
 
@@ -493,6 +553,13 @@ def missing_user() -> str:
     return pk
 
 
+#: Ids naming no user: a deleted one, one that is no key, a number beyond any key column.
+NO_USER: dict[str, Callable[[], str]] = {
+    "deleted": missing_user,
+    "no valid key": lambda: "not-a-pk",
+    "beyond any key": lambda: "9" * 20,
+}
+
 WRITES: dict[str, Callable[[SessionStore, Callable[..., Any], str], None]] = {
     "create": lambda session, via, user: (
         session.update({"_auth_user_id": user}),
@@ -518,12 +585,12 @@ WRITES: dict[str, Callable[[SessionStore, Callable[..., Any], str], None]] = {
 
 @COUNTED
 @pytest.mark.parametrize("write", list(WRITES))
-@pytest.mark.parametrize("user", ["deleted", "no valid key"])
+@pytest.mark.parametrize("user", list(NO_USER))
 def test_a_session_naming_no_existing_user_is_saved_with_no_user(via, write, user):
     """A session saved for a user deleted meanwhile (or an id that is no key of the user
-    model) keeps its data and stores no user: never a foreign-key violation at commit
-    (PostgreSQL defers the check) nor a type error."""
-    user_id = missing_user() if user == "deleted" else "not-a-pk"
+    model, or a number no integer column holds) keeps its data and stores no user: never
+    a foreign-key violation at commit (PostgreSQL defers the check) nor a type error."""
+    user_id = NO_USER[user]()
     session = SessionStore(None if write == "create" else saved(x=1))
     with transaction.atomic():  # committed for real: deferred constraints are checked
         WRITES[write](session, via, user_id)
@@ -540,10 +607,11 @@ def test_a_request_logging_in_a_deleted_user_is_not_a_500(client):
 
 
 @pytest.mark.django_db
-def test_a_user_id_that_is_no_key_has_no_sessions_to_list_or_end():
+@pytest.mark.parametrize("user", ["not-a-pk", "9" * 20, "-" + "9" * 20])
+def test_a_user_id_that_is_no_key_has_no_sessions_to_list_or_end(user):
     saved(_auth_user_id=user_id(), x=1)
-    assert sessionkit_users.user_sessions("not-a-pk") == []
-    assert sessionkit_users.end_user_sessions("not-a-pk") == 0
+    assert sessionkit_users.user_sessions(user) == []
+    assert sessionkit_users.end_user_sessions(user) == 0
     assert Session.objects.count() == 1
 
 
@@ -559,6 +627,16 @@ def test_a_row_whose_time_is_not_a_date_starts_a_fresh_session(caplog):
         )
     assert SessionStore(key).load() == {}
     assert "undecodable session row" in caplog.text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("data", ["[]", "null", "1", '"text"'])
+def test_a_row_whose_data_is_json_but_no_object_starts_a_fresh_session(caplog, data):
+    key = saved(_auth_user_id=user_id(), x=1)
+    Session.objects.filter(pk=hash_key(key)).update(data=data)
+    assert SessionStore(key).load() == {}
+    assert "undecodable session row" in caplog.text
+    assert sessionkit_users.user_sessions(user_id()) == []
 
 
 @COUNTED

@@ -60,3 +60,12 @@ def test_clear_expired_ends_each_expired_session_as_expired() -> None:
         assert SessionStore.clear_expired() == 0
     assert seen.events() == [("ended", hash_key(expired), "expired")]
     assert seen.sent[0][2]["user_id"] == "7"
+
+
+def test_a_key_that_is_not_a_str_reads_back_as_djangos_json_serializer_writes_it() -> None:
+    """As from every store: ``json.dumps`` writes ``7`` as ``"7"``, ``None`` as ``"null"``."""
+    session = SessionStore()
+    session.update({7: "seven", None: 1})
+    session.save()
+    assert session.session_key is not None
+    assert SessionStore(session.session_key).load() == {"7": "seven", "null": 1}
