@@ -42,10 +42,12 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
     "E005": _error("SAMESITE='None' without a Secure cookie"),
     "E006": _error(
         "the cookie name is not an RFC 6265 token, or its path or domain contains "
-        "; , = spaces or control chars"
+        "; , = spaces, control or non-ASCII chars"
     ),
-    "E007": _error("GENID cannot be imported or is not callable"),
-    "E008": _error("MAX_AGE, ABSOLUTE_TIMEOUT or SESSION_COOKIE_AGE is not a positive int"),
+    "E007": _error("GENID cannot be imported, is not callable or cannot take the request"),
+    "E008": _error(
+        "MAX_AGE, ABSOLUTE_TIMEOUT or SESSION_COOKIE_AGE is not a positive int up to 50 years"
+    ),
     "E009": _error("COOKIE is not a dict, or has an unknown key"),
     "E010": _error("SESSIONKIT_REDIS is malformed (Redis store)"),
     "E011": _error("the Redis store without django-redis / redis-py installed"),
@@ -70,6 +72,7 @@ CHECK_IDS: Final[Mapping[str, CheckId]] = {
     ),
     "E025": _error("TRACK_CLIENT or END_OTHERS_ON_PASSWORD_CHANGE is not a bool"),
     "E026": _error("NUM_PROXIES is not None or an int >= 0"),
+    "E027": _error("SECRET_KEY_FALLBACKS is not a list or tuple"),
     "E030": _error(
         "the app of AUTH_USER_MODEL is not installed (sessionkit's table refers to the user)"
     ),

@@ -9,12 +9,13 @@ and never as a traceback at request time.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from http.cookies import Morsel
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from django.apps import apps
 from django.conf import settings
@@ -22,6 +23,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from sessionkit.check_ids import CHECK_IDS
+from sessionkit.lifetime import MAX_LIFETIME
 from sessionkit.signing import derive_key
 
 SecureFlag = bool | Literal["auto"]
@@ -151,27 +153,32 @@ class _Parser:
         return default
 
     def seconds(self, value: Any, where: str, default: int | None) -> int | None:
-        if value is None or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+        if value is None or _lifetime(value):
             return value
         self.error(
             "E008",
-            f"{where} must be a positive number of seconds or None, not {value!r}.",
-            f"Set {where} to an int greater than 0, or None.",
+            f"{where} must be a positive number of seconds up to 50 years or None, not {value!r}.",
+            f"Set {where} to an int from 1 to {MAX_LIFETIME}, or None.",
         )
         return default
 
     def token(self, value: Any, where: str, default: Any, *, allow_none: bool) -> Any:
         if value is None and allow_none:
             return None
-        if isinstance(value, str) and value and not _BAD_TOKEN.search(value):
+        if isinstance(value, str) and value.isascii() and value and not _BAD_TOKEN.search(value):
             return value
         self.error(
             "E006",
-            f"{where} is {value!r}: it must be a non-empty string without "
+            f"{where} is {value!r}: it must be a non-empty ASCII string without "
             "spaces, control characters or any of ; , =",
             f"Choose a plain value for {where}.",
         )
         return default
+
+
+def _lifetime(value: object) -> TypeGuard[int]:
+    """Whether ``value`` is a number of seconds from 1 to :data:`MAX_LIFETIME`."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_LIFETIME
 
 
 def _encodable(secret: str) -> bool:
@@ -182,14 +189,24 @@ def _encodable(secret: str) -> bool:
     return True
 
 
+def _derived_keys(p: _Parser) -> tuple[bytes, ...]:
+    """Keys derived from ``SECRET_KEY`` and ``SECRET_KEY_FALLBACKS`` (ignored unless a list)."""
+    fallbacks = getattr(settings, "SECRET_KEY_FALLBACKS", [])
+    if not isinstance(fallbacks, list | tuple):
+        p.error(
+            "E027",
+            f"SECRET_KEY_FALLBACKS must be a list or tuple of strings, not {fallbacks!r}: "
+            "sessionkit ignores it, so cookies signed with an older SECRET_KEY are refused.",
+            "Set SECRET_KEY_FALLBACKS = [] or list the former SECRET_KEYs (Django's own "
+            "signing needs a list too).",
+        )
+        fallbacks = []
+    return tuple(derive_key(key) for key in [settings.SECRET_KEY, *fallbacks] if key)
+
+
 def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], bool]:
-    derived = tuple(
-        derive_key(key)
-        for key in [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-        if key
-    )
     if "SECRET" not in raw:
-        return derived, False
+        return _derived_keys(p), False
     value = raw["SECRET"]
     values = [value] if isinstance(value, str) else value
     if (
@@ -203,7 +220,7 @@ def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], boo
             f"strings, not {value!r}.",
             "Remove SECRET to derive the key from SECRET_KEY, or give a string.",
         )
-        return derived, False
+        return _derived_keys(p), False
     if any(not v for v in values):
         p.error(
             "E003",
@@ -212,7 +229,7 @@ def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], boo
         )
         values = [v for v in values if v]
         if not values:
-            return derived, False
+            return _derived_keys(p), False
     if any(not _encodable(v) for v in values):
         # e.g. os.environ's surrogate escapes for bytes that are not UTF-8
         p.error(
@@ -222,7 +239,7 @@ def _secrets(p: _Parser, raw: Mapping[str, Any]) -> tuple[tuple[bytes, ...], boo
         )
         values = [v for v in values if _encodable(v)]
         if not values:
-            return derived, False
+            return _derived_keys(p), False
     # A short secret still works (express-session accepts one too); ``check --deploy``
     # warns about it (sessionkit.W013).
     return tuple(v.encode() for v in values), True
@@ -399,6 +416,19 @@ def _num_proxies(p: _Parser, raw: Mapping[str, Any], proxy: bool | None) -> int 
     return value
 
 
+def _takes_request(genid: Callable[..., Any]) -> bool:
+    """Whether ``genid(request)`` binds; ``True`` when its signature cannot be inspected."""
+    try:
+        signature = inspect.signature(genid)
+    except (TypeError, ValueError):  # no signature to inspect (some builtins): accept it
+        return True
+    try:
+        signature.bind(None)
+    except TypeError:
+        return False
+    return True
+
+
 def parse(raw: Any) -> SessionKitSettings:
     """Build the settings object from a raw ``SESSIONKIT`` value; never raises."""
     p = _Parser()
@@ -420,6 +450,8 @@ def parse(raw: Any) -> SessionKitSettings:
             genid = import_string(raw["GENID"])
             if not callable(genid):
                 raise TypeError("not callable")
+            if not _takes_request(genid):
+                raise TypeError("it cannot be called with one argument, the request")
         except Exception as exc:  # any import failure is a settings problem
             p.error(
                 "E007",
@@ -429,11 +461,11 @@ def parse(raw: Any) -> SessionKitSettings:
             genid = None
     absolute = p.seconds(raw.get("ABSOLUTE_TIMEOUT"), "SESSIONKIT['ABSOLUTE_TIMEOUT']", None)
     idle = settings.SESSION_COOKIE_AGE
-    if not isinstance(idle, int) or isinstance(idle, bool) or idle <= 0:
+    if not _lifetime(idle):
         p.error(
             "E008",
-            f"SESSION_COOKIE_AGE must be a positive int, not {idle!r}.",
-            "Set SESSION_COOKIE_AGE to a number of seconds.",
+            f"SESSION_COOKIE_AGE must be a positive int up to 50 years, not {idle!r}.",
+            f"Set SESSION_COOKIE_AGE to a number of seconds from 1 to {MAX_LIFETIME}.",
         )
         idle = 1209600
     cookie = _cookie(p, raw.get("COOKIE"), idle)

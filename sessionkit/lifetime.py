@@ -23,9 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sessionkit.conf import SessionKitSettings
+if TYPE_CHECKING:  # sessionkit.conf imports MAX_LIFETIME from here
+    from sessionkit.conf import SessionKitSettings
+
+#: The longest a session or its cookie lives: 50 years. Longer settings are refused
+#: (sessionkit.E008); a ``set_expiry()`` further from now, ahead or past, is cut to it, so
+#: no stored date overflows, and the age fits the db store's ``integer`` column (32 bits
+#: on PostgreSQL: 68 years).
+MAX_LIFETIME = 50 * 365 * 24 * 3600
 
 #: The db store's read pushes the stored expiry back only when it moves by more than this
 #: fraction of the session's age (capped at a minute); a cookie re-sent meanwhile is given
@@ -74,7 +81,7 @@ def _custom_date(custom: Any) -> float | None:
 
 def _idle_age(custom: Any, conf: SessionKitSettings) -> int:
     if _seconds(custom):  # set_expiry(n); a negative n has already expired
-        return int(custom)
+        return max(min(int(custom), MAX_LIFETIME), -MAX_LIFETIME)
     # None, 0 ("until the browser closes") or unreadable: the idle timeout
     return conf.idle_timeout if custom == 0 else store_age(conf)
 
@@ -93,7 +100,7 @@ def store_lifetime(
     age: int | None
     fixed = _custom_date(custom)
     if fixed is not None:
-        expires, age = fixed, None
+        expires, age = max(min(fixed, now + MAX_LIFETIME), now - MAX_LIFETIME), None
     else:
         age = _idle_age(custom, conf)
         expires = now + age
@@ -215,4 +222,4 @@ def cookie_max_age(
     for end in (limit, stored_expires):
         if end is not None:
             age = min(age, end - now)
-    return max(int(age), 0)
+    return max(int(min(age, MAX_LIFETIME)), 0)

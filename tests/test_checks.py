@@ -41,6 +41,7 @@ from sessionkit.backends.memcached_serde import BytesSerde
 from sessionkit.check_ids import CHECK_IDS, RETIRED
 from sessionkit.checks import check_deploy, check_settings, warn_secure_cookie_withheld
 from sessionkit.conf import Problem, parse
+from sessionkit.lifetime import MAX_LIFETIME
 from sessionkit.middleware import SessionMiddleware as SessionKitMiddleware
 from tests.test_conf import sessionkit_dicts
 
@@ -194,6 +195,12 @@ def test_empty_or_malformed_secret_is_e003(secret: object) -> None:
     assert_reported(sessionkit_messages(SESSIONKIT={"SECRET": secret}), "sessionkit.E003")
 
 
+@pytest.mark.parametrize("fallbacks", [None, 42, "a-single-old-secret-key-0123456789"])
+def test_secret_key_fallbacks_not_a_list_is_e027(fallbacks: object) -> None:
+    messages = sessionkit_messages(SECRET_KEY_FALLBACKS=fallbacks)
+    assert_reported(messages, "sessionkit.E027")
+
+
 @pytest.mark.parametrize("secret", ["keyboard cat", "x", [GOOD_SECRET, "short-old-secret"]])
 def test_short_secret_is_reported_by_check_deploy_only(secret: object) -> None:
     # Like Django's own security.W009 for SECRET_KEY: a development secret is fine.
@@ -272,6 +279,14 @@ def test_cookie_domain_with_a_separator_or_space_is_e006(char: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "cookie", [{"PATH": "/caf\u00e9"}, {"PATH": "/\u2028"}, {"DOMAIN": "ex\u00e4mple.com"}]
+)
+def test_cookie_path_or_domain_with_non_ascii_characters_is_e006(cookie: dict[str, str]) -> None:
+    messages = sessionkit_messages(SESSIONKIT={"COOKIE": cookie})
+    assert_reported(messages, "sessionkit.E006")
+
+
+@pytest.mark.parametrize(
     "sessionkit",
     [{"NAME": ""}, {"NAME": 5}, {"COOKIE": {"PATH": ""}}, {"COOKIE": {"DOMAIN": 5}}],
 )
@@ -293,27 +308,44 @@ def test_bad_django_session_cookie_name_is_reported_too() -> None:
         "genid",  # not a dotted path
         "",
         42,
+        "uuid.uuid4",  # takes no argument: cannot be called with the request
+        "tests.test_conf.two_argument_genid",
     ],
 )
 def test_bad_genid_is_e007(genid: object) -> None:
     assert_reported(sessionkit_messages(SESSIONKIT={"GENID": genid}), "sessionkit.E007")
 
 
-@pytest.mark.parametrize("seconds", [0, -1, 1.5, "3600", True, [3600]])
+@pytest.mark.parametrize(
+    "genid",
+    ["tests.test_conf.custom_genid", "secrets.token_urlsafe", "tests.test_conf.UNINSPECTABLE"],
+)
+def test_genid_that_can_take_the_request_or_cannot_be_inspected_is_accepted(
+    genid: str,
+) -> None:
+    assert sessionkit_messages(SESSIONKIT={"GENID": genid}) == []
+
+
+@pytest.mark.parametrize("seconds", [0, -1, 1.5, "3600", True, [3600], 10**12, MAX_LIFETIME + 1])
 def test_bad_max_age_is_e008(seconds: object) -> None:
     messages = sessionkit_messages(SESSIONKIT={"COOKIE": {"MAX_AGE": seconds}})
     assert_reported(messages, "sessionkit.E008")
 
 
-@pytest.mark.parametrize("seconds", [0, -1, 1.5, "3600", False])
+@pytest.mark.parametrize("seconds", [0, -1, 1.5, "3600", False, 10**12, MAX_LIFETIME + 1])
 def test_bad_absolute_timeout_is_e008(seconds: object) -> None:
     messages = sessionkit_messages(SESSIONKIT={"ABSOLUTE_TIMEOUT": seconds})
     assert_reported(messages, "sessionkit.E008")
 
 
-@pytest.mark.parametrize("age", [0, -1, "1209600"])
+@pytest.mark.parametrize("age", [0, -1, "1209600", 10**12, MAX_LIFETIME + 1])
 def test_bad_session_cookie_age_is_reported_once_as_e008(age: object) -> None:
     assert_reported(sessionkit_messages(SESSION_COOKIE_AGE=age), "sessionkit.E008")
+
+
+def test_lifetimes_of_50_years_are_accepted() -> None:
+    sessionkit = {"ABSOLUTE_TIMEOUT": MAX_LIFETIME, "COOKIE": {"MAX_AGE": MAX_LIFETIME}}
+    assert sessionkit_messages(SESSIONKIT=sessionkit, SESSION_COOKIE_AGE=MAX_LIFETIME) == []
 
 
 @pytest.mark.parametrize("cookie", ["Secure; HttpOnly", ["MAX_AGE"], 3600, True])
@@ -1037,6 +1069,7 @@ TRIGGERS: dict[str, dict[str, Any]] = {
     "E024": {"SESSIONKIT": {"ADOPT_FROM": "django.contrib.sessions.backends.nosuch"}},
     "E025": {"SESSIONKIT": {"TRACK_CLIENT": "no"}},
     "E026": {"SESSIONKIT": {"PROXY": True, "NUM_PROXIES": -1}},
+    "E027": {"SECRET_KEY_FALLBACKS": None},
     "E040": {"MIDDLEWARE": [SESSIONKIT_MW, AUTH_MW, EXPRESS_LOGIN_MW]},
     "E050": {"ROOT_URLCONF": "tests.devices_urls", "SESSION_ENGINE": "sessionkit.backends.cache"},
     "E051": {"ROOT_URLCONF": "tests.devices_urls", "TEMPLATES": WITHOUT_APP_TEMPLATES},

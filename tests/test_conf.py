@@ -40,6 +40,23 @@ def custom_genid(request: Any) -> str:
     return "custom-id"
 
 
+def two_argument_genid(request: Any, prefix: str) -> str:
+    """Cannot be called with the request alone (sessionkit.E007)."""
+    return prefix + "-id"
+
+
+class _Uninspectable:
+    """A GENID whose signature cannot be read, as for some builtins: accepted."""
+
+    @property
+    def __signature__(self) -> Any:
+        raise ValueError("no signature found")
+
+    def __call__(self, request: Any) -> str:
+        return "uninspectable-id"
+
+
+UNINSPECTABLE = _Uninspectable()
 NOT_CALLABLE = "not a function"
 
 GOOD_SECRET = "a-long-explicit-secret-for-the-tests-0123456789"
@@ -285,10 +302,14 @@ def test_settings_object_is_immutable() -> None:
         ({"GENID": "no.such.module.genid"}, "genid", None),
         ({"GENID": "tests.test_conf.NOT_CALLABLE"}, "genid", None),
         ({"GENID": 12}, "genid", None),
+        ({"GENID": "uuid.uuid4"}, "genid", None),
+        ({"GENID": "tests.test_conf.two_argument_genid"}, "genid", None),
         ({"ABSOLUTE_TIMEOUT": 0}, "absolute_timeout", None),
         ({"ABSOLUTE_TIMEOUT": -1}, "absolute_timeout", None),
         ({"ABSOLUTE_TIMEOUT": "3600"}, "absolute_timeout", None),
         ({"ABSOLUTE_TIMEOUT": True}, "absolute_timeout", None),
+        ({"ABSOLUTE_TIMEOUT": 10**12}, "absolute_timeout", None),
+        ({"ABSOLUTE_TIMEOUT": lifetime.MAX_LIFETIME + 1}, "absolute_timeout", None),
         ({"NAME": "a b"}, "name", "sessionid"),
         ({"NAME": "sid;admin=1"}, "name", "sessionid"),
         ({"NAME": ""}, "name", "sessionid"),
@@ -333,6 +354,54 @@ def test_a_cookie_name_outside_rfc_6265_falls_back_instead_of_failing_every_resp
         response = client.get("/write/?x=1")
     assert response.status_code == 200
     assert list(response.cookies) == ["sessionid"]
+
+
+@given(key=st.sampled_from(["PATH", "DOMAIN"]), value=st.text(min_size=1, max_size=12))
+@example(key="PATH", value="/caf\u00e9")
+@example(key="DOMAIN", value="ex\u00e4mple.com")
+def test_every_accepted_cookie_path_and_domain_can_be_sent_by_asgi(key: str, value: str) -> None:
+    """Django's ASGI handler encodes Set-Cookie as ASCII: any other path or domain in force
+    would make every response that sets the cookie fail."""
+    with override_settings(SESSIONKIT={"COOKIE": {key: value}}):
+        conf = get_settings()
+    response = HttpResponse()
+    response.set_cookie("sessionid", "v", path=conf.cookie.path, domain=conf.cookie.domain)
+    response.cookies["sessionid"].output(header="").encode("ascii")
+    assert value in (conf.cookie.path, conf.cookie.domain) or conf.problems
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"SESSIONKIT": {"COOKIE": {"MAX_AGE": 10**12}}},
+        {"SESSIONKIT": {"ABSOLUTE_TIMEOUT": 10**12}},
+        {"SESSION_COOKIE_AGE": 10**12},
+    ],
+)
+def test_a_lifetime_over_50_years_falls_back_instead_of_failing_every_response(
+    client: Client, overrides: dict[str, Any]
+) -> None:
+    with override_settings(**overrides):
+        response = client.get("/write/?x=1")
+    assert response.status_code == 200
+    assert int(response.cookies["sessionid"]["max-age"]) <= lifetime.MAX_LIFETIME
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fallbacks", [None, 42, "a-single-old-secret-key-0123456789"])
+def test_secret_key_fallbacks_not_a_list_are_ignored_instead_of_failing_every_request(
+    client: Client, fallbacks: object
+) -> None:
+    derived = get_settings().keys
+    # Without MessageMiddleware: Django's cookie signer fails on such a value by itself.
+    middleware = ["sessionkit.middleware.SessionMiddleware"]
+    with override_settings(SECRET_KEY_FALLBACKS=fallbacks, MIDDLEWARE=middleware):
+        conf = get_settings()
+        assert conf.keys == derived  # SECRET_KEY's key alone
+        assert [p.id for p in conf.problems] == ["E027"]
+        client.cookies["sessionid"] = client.get("/write/?x=1").cookies["sessionid"].value
+        assert client.get("/read/").json()["value"] == 1
 
 
 @pytest.mark.parametrize(
@@ -396,6 +465,9 @@ def test_a_prefixed_name_without_its_attributes_is_reported_but_kept(
         ({"PATH": "/a\r\nSet-Cookie: x=y"}, "path", "/"),
         ({"PATH": ""}, "path", "/"),
         ({"PATH": None}, "path", "/"),
+        ({"PATH": "/caf\u00e9"}, "path", "/"),
+        ({"DOMAIN": "ex\u00e4mple.com"}, "domain", None),
+        ({"MAX_AGE": 10**12}, "max_age", 1209600),
     ],
 )
 def test_invalid_cookie_value_falls_back_without_raising(
@@ -456,7 +528,7 @@ def test_short_secret_is_still_used() -> None:
         assert get_settings().problems == ()
 
 
-@pytest.mark.parametrize("age", [0, -1, "1209600", None])
+@pytest.mark.parametrize("age", [0, -1, "1209600", None, 10**12])
 def test_invalid_session_cookie_age_falls_back_without_raising(age: object) -> None:
     with override_settings(SESSION_COOKIE_AGE=age):
         conf = get_settings()

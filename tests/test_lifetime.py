@@ -8,8 +8,10 @@ after a read (touched or not, rolling or not) the same still holds.
 
 from __future__ import annotations
 
-from datetime import datetime
+import sys
+from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
@@ -39,6 +41,7 @@ CUSTOM = (
     st.none()
     | st.just(0)
     | st.integers(min_value=-100, max_value=10**8)
+    | st.integers(min_value=lifetime.MAX_LIFETIME - 100, max_value=sys.maxsize)
     | st.floats(min_value=-(10**6), max_value=10**8).map(
         lambda d: datetime.fromtimestamp(NOW + d).isoformat()
     )
@@ -112,6 +115,26 @@ def test_a_read_within_the_slack_leaves_the_expiry_and_beyond_it_touches() -> No
     expires = NOW + 3600
     assert lifetime.expiry_after_read(expires, 3600, None, NOW + 30, 36) == expires
     assert lifetime.expiry_after_read(expires, 3600, None, NOW + 40, 36) == NOW + 3640
+
+
+FAR = datetime(9999, 12, 31, 23, tzinfo=timezone(timedelta(hours=-5)))  # after year 9999 in UTC
+
+
+@pytest.mark.parametrize("custom", [10**12, sys.maxsize, FAR.isoformat()])
+def test_a_set_expiry_beyond_50_years_is_cut_to_50_years(custom: object) -> None:
+    conf = parse({})
+    life = lifetime.store_lifetime(custom, NOW, NOW, conf)
+    assert life.expires == NOW + lifetime.MAX_LIFETIME
+    assert lifetime.cookie_max_age(custom, NOW, conf, limit=None) == lifetime.MAX_LIFETIME
+    datetime.fromtimestamp(life.expires, UTC)  # a date a store or cookie can hold
+
+
+@pytest.mark.parametrize("custom", [-(10**12), -sys.maxsize, "0001-01-01T00:00:00+00:00"])
+def test_a_set_expiry_more_than_50_years_past_is_cut_to_50_years(custom: object) -> None:
+    """Expired at once, as any date in the past, with a date every store can hold."""
+    life = lifetime.store_lifetime(custom, NOW, NOW, parse({}))
+    assert life.expires == NOW - lifetime.MAX_LIFETIME
+    datetime.fromtimestamp(life.expires, UTC)
 
 
 def test_an_unreadable_expiry_date_falls_back_to_the_cookie_age() -> None:

@@ -22,6 +22,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from sessionkit.backends.base import hash_key
+from sessionkit.lifetime import MAX_LIFETIME
 from sessionkit.models import Session
 from sessionkit.signing import derive_key, encode_cookie_value
 from tests.helpers import (
@@ -159,6 +160,18 @@ def test_set_expiry_takes_effect_on_the_same_response(client, settings):
     response = client.get("/expiry/?seconds=120", HTTP_COOKIE=cookie_header(key))
     assert set_cookie(response)["max-age"] == 120
     assert epoch(row(key).expires) == pytest.approx(time.time() + 120, abs=5)
+
+
+def test_set_expiry_beyond_50_years_is_cut_to_50_years_not_an_error(client, settings):
+    settings.SESSIONKIT = {"ROLLING": False}
+    response = client.get("/expiry/?seconds=1000000000000")  # "remember me", forever
+    assert response.status_code == 200
+    assert set_cookie(response)["max-age"] == MAX_LIFETIME
+    assert epoch(Session.objects.get().expires) == pytest.approx(time.time() + MAX_LIFETIME, abs=5)
+    response = client.get("/write/?x=2")  # the next write of that session
+    assert response.status_code == 200
+    assert set_cookie(response)["max-age"] == MAX_LIFETIME
+    assert body(client.get("/read/"))["value"] == 2
 
 
 def test_set_expiry_zero_makes_a_browser_session_cookie(client, settings):
@@ -503,6 +516,16 @@ def test_genid_returning_an_unusable_id_falls_back_to_a_random_one(client, setti
     client.cookies[NAME] = set_cookie(response).value
     key = body(client.get("/read/"))["key"]
     assert key != "short" and len(key) >= 32
+    assert "GENID" in caplog.text
+
+
+def test_genid_that_cannot_take_the_request_falls_back_to_a_random_id(client, settings, caplog):
+    settings.SESSIONKIT = {"GENID": "secrets.token_urlsafe"}  # token_urlsafe(request): TypeError
+    with caplog.at_level(logging.ERROR, logger="sessionkit"):
+        response = client.get("/write/?x=1")
+    assert response.status_code == 200
+    client.cookies[NAME] = set_cookie(response).value
+    assert body(client.get("/read/"))["value"] == 1
     assert "GENID" in caplog.text
 
 

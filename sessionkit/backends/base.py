@@ -149,7 +149,13 @@ def generated_key(genid: Callable[[], str] | None, max_length: int = MAX_KEY_LEN
     """An id from the ``GENID`` hook when it gives a usable one (at most ``max_length``
     characters), else 192 random bits."""
     if genid is not None:
-        key = genid()
+        try:
+            key = genid()
+        except TypeError:  # e.g. secrets.token_urlsafe, which takes no request
+            logger.exception(
+                "sessionkit: GENID raised TypeError (does it take the request?); using a random id"
+            )
+            return default_session_key()
         if valid_session_key(key) and len(key) <= max_length:
             return key
         logger.error("sessionkit: GENID returned an unusable id %r; using a random one", key)
