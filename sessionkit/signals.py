@@ -1,9 +1,9 @@
 """Signals a session's life sends: ``session_created`` and ``session_ended``.
 
-Both are sent by sessionkit's stores (db, redis, cache, memory, connect_redis), once per event: a store
-operation that can race (two requests logging out one session, a logout beside a
-``clearsessions``) sends only where the store answered that *this* call stored or deleted
-the session. ``sender`` is the store class; every other argument is a keyword:
+Both are sent by sessionkit's stores (db, redis, cache, memory, connect_redis), once per
+event: a store operation that can race (two requests logging out one session, a logout
+beside a ``clearsessions``) sends only where the store answered that *this* call stored or
+deleted the session. ``sender`` is the store class; every other argument is a keyword:
 
 - ``handle``: the session's opaque handle (:attr:`sessionkit.users.UserSession.handle`);
 - ``user_id``: the id (a string) of the user logged in to it, or ``None``;
