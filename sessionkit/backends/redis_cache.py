@@ -37,8 +37,10 @@ What it guarantees, and its limits (docs/redis.md says the same for users):
   connection dead without the peer closing it (a partition where no FIN or RST arrives)
   looks alive until a command on it fails: its hits may be stale until then. Touches (the
   expiry and ``#seen``) are not followed by the barrier: a stale copy of them only makes a
-  reader touch again. A single Redis (or a primary) only: Cluster and Sentinel clients read
-  without the cache.
+  reader touch again, and neither is a write that fails after Redis ran it (a timeout on
+  its reply). Under ASGI a hit waits, in the event loop, for a miss in flight on the one
+  tracking connection (its socket timeout bounds it). A single Redis (or a primary) only:
+  Cluster and Sentinel clients read without the cache.
 """
 
 from __future__ import annotations
