@@ -38,16 +38,16 @@ What it guarantees, and its limits (docs/redis.md says the same for users):
   looks alive until a command on it fails: its hits may be stale until then. Touches (the
   expiry and ``#seen``) are not followed by the barrier: a stale copy of them only makes a
   reader touch again, and neither is a write that fails after Redis ran it (a timeout on
-  its reply). Under ASGI a hit waits, in the event loop, for a miss in flight on the one
-  tracking connection (its socket timeout bounds it). A single Redis (or a primary) only:
-  Cluster and Sentinel clients read without the cache.
+  its reply). A single Redis (or a primary) only: Cluster and Sentinel clients read
+  without the cache. Under ASGI the event loop never waits for the tracking connection: a
+  read while another thread's miss holds it goes to a thread as a miss does.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -61,6 +61,9 @@ T = TypeVar("T")
 #: Most invalidations read before a hit: beyond it the hit is a miss (a few KB, far below
 #: any socket buffer: Redis keeps output back only once the reader's buffer is full).
 DRAIN_LIMIT = 64
+
+#: Most keys :meth:`TrackingCache.forget` queues before it applies them itself.
+FORGET_BACKLOG = 4096
 
 #: Connection classes the cache can open its tracking connection with.
 _CONNECTIONS = (
@@ -83,6 +86,9 @@ class TrackingCache:
         self._connection: Any = pool.connection_class(**kwargs)
         self._connection.register_connect_callback(self._on_connect)
         self._entries: OrderedDict[bytes, Any] = OrderedDict()
+        #: Keys this process wrote, dropped from the entries before the next lookup (a
+        #: ``deque`` append needs no lock, so a write in the event loop never waits).
+        self._forgotten: deque[bytes] = deque()
         self._size = size
         self._lock = threading.RLock()
         #: Hits, misses and times the cache was emptied by a (re)connect: for tests.
@@ -146,6 +152,7 @@ class TrackingCache:
         """The cached answer for ``key`` once every waiting invalidation has been applied,
         without blocking on the network; ``None`` on a miss."""
         with self._lock:
+            self._apply_forgotten()
             if not self._drain():
                 return None
             name = key.encode()
@@ -184,11 +191,27 @@ class TrackingCache:
         with self._lock:
             self._drop()
 
+    def cached_now(self, key: str) -> Any | None:
+        """:meth:`cached`, or ``None`` at once while another thread holds the connection
+        (a miss in flight): what the event loop asks, which must never wait on a thread."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            return self.cached(key)
+        finally:
+            self._lock.release()
+
     def forget(self, keys: tuple[str, ...]) -> None:
-        """Drop hashes this process has just written (it must never read them stale)."""
-        with self._lock:
-            for key in keys:
-                self._entries.pop(key.encode(), None)
+        """Drop hashes this process has just written (it must never read them stale):
+        before the next lookup, even one already waiting for a miss in flight."""
+        self._forgotten.extend(key.encode() for key in keys)
+        if len(self._forgotten) > FORGET_BACKLOG:  # writes without reads: apply them now
+            with self._lock:
+                self._apply_forgotten()
+
+    def _apply_forgotten(self) -> None:
+        while self._forgotten:
+            self._entries.pop(self._forgotten.popleft(), None)
 
 
 def _bytes(key: bytes | str) -> bytes:

@@ -237,7 +237,7 @@ async def arun(client: Any, call: Call | Read) -> Any:
     if isinstance(call, Read):
         if cache is None:
             return call.answer(await client.hgetall(call.key))
-        if (hit := cache.cached(call.key)) is not None:
+        if (hit := cache.cached_now(call.key)) is not None:
             return hit
         return await sync_to_async(cache.read, thread_sensitive=False)(call.key, call.answer)
     try:

@@ -5,8 +5,10 @@ thousands of times), and an emptied cache when the tracking connection is killed
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -191,6 +193,37 @@ async def test_async_reads_are_served_from_the_same_cache(
     await other.aset("n", 2)
     await other.asave()
     assert await SessionStore(key).aget("n") == 2
+
+
+async def test_an_async_read_never_waits_in_the_event_loop_for_a_miss_in_flight(
+    cached: tuple[redis.Redis, TrackingCache],
+) -> None:
+    """A miss holds the one tracking connection for a round trip (against a Redis that has
+    stopped answering, until its socket timeout): the event loop keeps serving meanwhile,
+    and a read that needs the connection waits for it in a thread."""
+    _, cache = cached
+    key = _stored(1)
+    assert await SessionStore(key).aget("n") == 1
+    held, release = threading.Event(), threading.Event()
+    released_in_time: list[bool] = []
+
+    def miss_in_flight() -> None:
+        with cache._lock:
+            held.set()
+            released_in_time.append(release.wait(2))
+
+    thread = threading.Thread(target=miss_in_flight)
+    thread.start()
+    try:
+        assert held.wait(2)
+        read = asyncio.ensure_future(SessionStore(key).aget("n"))
+        await asyncio.sleep(0.05)  # a loop stuck on the connection gets here only after 2 s
+        release.set()
+        assert await read == 1
+    finally:
+        release.set()
+        thread.join()
+    assert released_in_time == [True]
 
 
 # -- two processes ----------------------------------------------------------------------
