@@ -87,8 +87,16 @@ def to_fields(data: Mapping[Any, Any], *, strict: bool = True) -> Fields:
     """Encode a session dict. ``strict=False`` fingerprints values JSON cannot hold."""
     if isinstance(data, LazyData):
         return data.fields(strict=strict)
-    encode = _encode if strict else _encode_lenient
-    return {_field_key(key, strict=strict): encode(value) for key, value in data.items()}
+    encode = (_encoder if strict else _lenient).encode
+    fields: Fields = {}
+    for key, value in data.items():  # the checks inline: this runs for every key of a save
+        text = encode(value)
+        if not text.isascii():
+            text = _writable(text)
+        if type(key) is not str or not key.isascii():
+            key = _field_key(key, strict=strict)
+        fields[key] = text
+    return fields
 
 
 def from_fields(fields: Mapping[str, str]) -> dict[str, Any]:
