@@ -233,8 +233,16 @@ def _merge_sql(n: Names, changed: int, removed: int) -> str:
     statement (the last part's statement writes the lifetime too)."""
     return (
         f"UPDATE {n['table']} SET {n['data']} = {_sqlite_merge(n['data'], changed, removed)} "
-        f"WHERE {n['key_hash']} = %(key)s AND {n['expires']} > %(now)s"
+        + _live_row(n)
     )
+
+
+def _live_row(n: Names) -> str:
+    """The ``WHERE`` of every write: the row of ``%(key)s`` unless it expired by
+    ``%(now)s``, so a write never brings back a session that ended (the same in each
+    statement of a split write: all of them match, or none)."""
+    now = _param(n.vendor, "now", "timestamptz")
+    return f"WHERE {n['key_hash']} = %(key)s AND {n['expires']} > {now}"
 
 
 #: One SQLite statement's share of a delta: the keys it removes, the (key, text) it sets.
@@ -315,10 +323,7 @@ def _update_sql(n: Names, data: tuple[str, int, int], replace: bool, user: str) 
     if user == "set":
         sets.append(f"{n['user_id']} = {_user_sql(n, '%(user)s')}")
     sets += [f"{n['last_seen']} = {now}", f"{n['user_agent']} = %(agent)s", f"{n['ip']} = %(ip)s"]
-    return (
-        f"UPDATE {n['table']} SET {', '.join(sets)} "
-        f"WHERE {n['key_hash']} = %(key)s AND {n['expires']} > {now}"
-    )
+    return f"UPDATE {n['table']} SET {', '.join(sets)} " + _live_row(n)
 
 
 def update(

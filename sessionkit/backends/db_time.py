@@ -21,8 +21,6 @@ from sessionkit.models import Session
 
 #: 1970-01-01 as a naive UTC datetime.
 NAIVE_EPOCH = datetime(1970, 1, 1)
-#: The range of the largest integer column (a signed 64-bit integer).
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 def to_datetime(epoch: float) -> datetime:
@@ -62,15 +60,16 @@ def user_pk_field() -> Field[Any, Any]:
 
 
 def user_pk(user_id: str | None) -> Any:
-    """``_auth_user_id`` as the user model's key, or ``None`` when it cannot be one (an
-    integer no integer column holds: SQLite would refuse the parameter)."""
+    """``_auth_user_id`` as the user model's key, or ``None`` when it cannot be one: not of
+    the key's type, or outside what its column holds (the field's own validators: an
+    integer beyond the database's range would be refused as a parameter)."""
     if user_id is None:
         return None
+    field = user_pk_field()
     try:
-        pk = user_pk_field().to_python(user_id)
+        pk = field.to_python(user_id)
+        field.run_validators(pk)
     except (ValidationError, ValueError, TypeError):
-        return None
-    if isinstance(pk, int) and not INT64_MIN <= pk <= INT64_MAX:
         return None
     return pk
 
